@@ -1,0 +1,1 @@
+"""ducorig host tools (CPython): the `ducorig` command and its subcommands."""
