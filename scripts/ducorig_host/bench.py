@@ -1,61 +1,19 @@
-"""`ducorig bench`: benchmarks that print figures (not tests).
-
-`ducorig bench pool`: the emulator's per-share latency on loopback, measured
-through the device pool client with no hashing time."""
+"""`ducorig bench NAME`: benchmarks that print figures (with --json), not tests."""
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import statistics
 
-from ducorig.pool import ConnectLimiter, PoolClient
-from ducorig_host.avrclient import SimulatedAvr, ducoid_for
-from ducorig_host.emulator import EmulatorConfig, PoolEmulator
+from ducorig_host.cli import dispatch
+
+BENCHES: dict[str, tuple[str, str]] = {
+    "pool": ("ducorig_host.poolbench", "the pool emulator's per-share latency on loopback"),
+    "avr": ("ducorig_host.avrbench", "the Pro Mini DUCO-S1 core in simavr: cycles per hash, H/s, flash, RAM"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=["pool"], help="pool: emulator latency per share on loopback")
-    parser.add_argument("--miners", type=int, default=1)
-    parser.add_argument("--shares", type=int, default=500, help="accepted shares per miner")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("bench", nargs=argparse.REMAINDER, help=", ".join(BENCHES))
 
 
 def run(args: argparse.Namespace) -> int:
-    figures = asyncio.run(bench_pool(args.miners, args.shares))
-    if args.json:
-        print(json.dumps(figures, sort_keys=True))
-    else:
-        for key, value in figures.items():
-            print(f"{key:>22}: {value}")
-    return 0
-
-
-async def bench_pool(miners: int, shares: int) -> dict[str, float | int]:
-    # No share-rate cap: the benchmark mines far faster than an AVR could.
-    emulator = PoolEmulator(EmulatorConfig(max_shares_per_minute=10**9))
-    await emulator.start()
-    limiter = ConnectLimiter()
-    try:
-        sims = [
-            SimulatedAvr(PoolClient("127.0.0.1", emulator.pool_port, "bench", rig=f"bench-{i}", limiter=limiter),
-                         ducoid_for(i), 340.0, simulate_hashing=False)
-            for i in range(miners)
-        ]
-        stop = asyncio.Event()
-        stats = await asyncio.gather(*(s.run(stop, max_shares=shares) for s in sims))
-    finally:
-        await emulator.stop()
-    job = sorted(t * 1000 for s in stats for t in s.job_rtt_s)
-    submit = sorted(t * 1000 for s in stats for t in s.submit_rtt_s)
-    cycle = sorted(a + b for s in stats for a, b in zip(s.job_rtt_s, s.submit_rtt_s))
-    return {
-        "miners": miners,
-        "shares": sum(s.accepted for s in stats),
-        "rejected": sum(s.rejected_total for s in stats),
-        "job_ms_median": round(statistics.median(job), 3),
-        "job_ms_p95": round(job[int(0.95 * (len(job) - 1))], 3),
-        "result_ms_median": round(statistics.median(submit), 3),
-        "result_ms_p95": round(submit[int(0.95 * (len(submit) - 1))], 3),
-        "share_ms_median": round(statistics.median(cycle) * 1000, 3),
-    }
+    return dispatch("ducorig bench", BENCHES, args.bench)

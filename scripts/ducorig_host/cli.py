@@ -18,25 +18,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ducorig", description="Duino-Coin mining-rig controller tools")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text, description=help_text)
-    return parser
+def dispatch(prog: str, table: dict[str, tuple[str, str]], argv: list[str]) -> int:
+    """Run the command argv[0] of `table` with the rest of argv."""
+    if not argv or argv[0] not in table:
+        parser = argparse.ArgumentParser(prog=prog)
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+        for name, (_, help_text) in table.items():
+            sub.add_parser(name, help=help_text)
+        parser.parse_args(argv or ["--help"])  # prints the usage or the error, and exits
+        return 2
+    module = importlib.import_module(table[argv[0]][0])
+    parser = argparse.ArgumentParser(prog=f"{prog} {argv[0]}", description=table[argv[0]][1])
+    module.add_arguments(parser)
+    return module.run(parser.parse_args(argv[1:]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    if not argv or argv[0] not in COMMANDS:
-        parser.parse_args(argv or ["--help"])  # prints usage or the error
-        return 2
-    module = importlib.import_module(COMMANDS[argv[0]][0])
-    sub = argparse.ArgumentParser(prog=f"ducorig {argv[0]}", description=COMMANDS[argv[0]][1])
-    module.add_arguments(sub)
     try:
-        return module.run(sub.parse_args(argv[1:]))
+        return dispatch("ducorig", COMMANDS, sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
         return 130
 

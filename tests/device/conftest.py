@@ -1,9 +1,9 @@
 import pytest
 
-from tests.conftest import session_pool
+from tests import services
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _device_pool():
-    """CPython runs of device tests see the same emulator as MicroPython ones."""
-    session_pool()
+def _device_services():
+    """CPython runs of device tests see the same services as MicroPython ones."""
+    services.start_all()

@@ -1,16 +1,19 @@
 # A tiny test runner for device tests on the MicroPython unix port.
-# Usage: micropython mpunit.py MODULE
-# Runs every module-level test_* function (awaiting coroutines), and prints
-# one marker line per test that tests/conftest.py turns into pytest results.
+# Usage: micropython mpunit.py [--list] MODULE
+# Runs (or lists) every module-level test_* function, awaiting coroutines, and
+# prints one marker line per test that tests/conftest.py turns into results.
 import sys
 
 import asyncio
 
 
-def run(name):
-    mod = __import__(name)
+def tests_of(mod):
+    return sorted(n for n in dir(mod) if n.startswith("test_"))
+
+
+def run(mod):
     failed = 0
-    for test in sorted(n for n in dir(mod) if n.startswith("test_")):
+    for test in tests_of(mod):
         try:
             ret = getattr(mod, test)()
             if hasattr(ret, "send"):  # an async test: a coroutine on MicroPython
@@ -26,4 +29,8 @@ def run(name):
     return failed
 
 
-sys.exit(1 if run(sys.argv[1]) else 0)
+if sys.argv[1] == "--list":
+    for name in tests_of(__import__(sys.argv[2])):
+        print("@@TEST", name)
+else:
+    sys.exit(1 if run(__import__(sys.argv[1])) else 0)

@@ -1,0 +1,175 @@
+"""`ducorig bench avr`: the Pro Mini DUCO-S1 core (firmware/minipro) in simavr.
+
+Builds the benchmark image with `make -C firmware/minipro` for 16 and 8 MHz,
+runs seeded diff-8 jobs in the ducosim harness and reports exact cycle counts
+(simavr is cycle-exact and deterministic, so these are not wall-clock figures).
+Everything comes from Debian's avr-gcc (5.4); the Arduino IDE ships 7.3, which
+only changes the C++ around the assembler core."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+FIRMWARE = Path(__file__).resolve().parents[2] / "firmware" / "minipro"
+HARNESS = FIRMWARE / "build" / "ducosim"
+ARDUINO_CORE = Path("/usr/share/arduino/hardware/arduino/avr/cores/arduino")
+# What `make -C firmware/minipro all sim` needs (Debian 12 package names).
+APT_PACKAGES = ("gcc-avr", "avr-libc", "binutils-avr", "arduino-core-avr",
+                "libsimavr-dev", "libelf-dev", "pkg-config", "gcc", "libc6-dev", "make")
+# The official Arduino_Code duco_hash, Debian avr-gcc 5.4, Timer0 on (shared/avr-sim.md).
+OFFICIAL_CYCLES_PER_HASH = 47_719
+BENCH_DIFF = 8
+FREQUENCIES = (16_000_000, 8_000_000)
+
+
+def missing_tools() -> list[str]:
+    """What is missing to build and simulate, as readable names (empty: all there)."""
+    missing = [tool for tool in ("make", "cc", "avr-gcc", "avr-size", "pkg-config") if not shutil.which(tool)]
+    if not ARDUINO_CORE.is_dir():
+        missing.append(f"arduino-core-avr ({ARDUINO_CORE})")
+    if shutil.which("pkg-config") and subprocess.run(["pkg-config", "--exists", "simavr"]).returncode != 0:
+        missing.append("libsimavr-dev (pkg-config simavr)")
+    return missing
+
+
+def build(f_cpu: int = 16_000_000) -> Path:
+    """Builds the image for f_cpu and the harness; returns the image's path."""
+    proc = subprocess.run(["make", "-C", str(FIRMWARE), f"F_CPU={f_cpu}", "all", "sim"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"make -C {FIRMWARE} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return FIRMWARE / "build" / str(f_cpu) / "bench.elf"
+
+
+@dataclass(frozen=True)
+class Job:
+    last_hash: str
+    expected: str      # hex
+    diff: int
+    nonce: int | None  # the answer, None if no nonce in 0..100*diff hits
+
+    @property
+    def max_nonce(self) -> int:
+        return 100 * self.diff
+
+
+def make_job(rng: random.Random, diff: int, nonce: int | None) -> Job:
+    """A job whose answer is nonce; None: the target is the first nonce past the range."""
+    last_hash = rng.getrandbits(160).to_bytes(20, "big").hex()
+    hashed = 100 * diff + 1 if nonce is None else nonce
+    return Job(last_hash, hashlib.sha1(f"{last_hash}{hashed}".encode()).hexdigest(), diff, nonce)
+
+
+class AvrSim:
+    """One ducosim process running one image; jobs run one after another."""
+
+    def __init__(self, elf: Path, f_cpu: int = 16_000_000):
+        self._proc = subprocess.Popen([str(HARNESS), "-f", str(f_cpu), str(elf)], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+        self._reply("READY")
+
+    def search(self, last_hash: str, expected: str, first: int, last: int, chunk: int) -> tuple[int | None, int]:
+        """Mines nonces first..last in duco_search calls of chunk nonces: (nonce or None, cycles)."""
+        self._proc.stdin.write(f"J {last_hash} {expected} {first} {last} {chunk}\n")
+        self._proc.stdin.flush()
+        _, nonce, cycles = self._reply("R").split()
+        return (None if nonce == "-1" else int(nonce)), int(cycles)
+
+    def mine(self, job: Job, chunk: int | None = None) -> tuple[int | None, int]:
+        return self.search(job.last_hash, job.expected, 0, job.max_nonce, chunk or job.max_nonce + 1)
+
+    def _reply(self, tag: str) -> str:
+        # libsimavr prints its own lines on stdout too: skip them.
+        for line in self._proc.stdout:
+            if line.split(" ", 1)[0].strip() == tag:
+                return line.strip()
+        raise RuntimeError(f"ducosim exited with {self._proc.wait()} (see its stderr)")
+
+    def close(self) -> None:
+        self._proc.stdin.close()
+        self._proc.wait(timeout=10)
+
+    def __enter__(self) -> AvrSim:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def bench_jobs(count: int, seed: int) -> list[Job]:
+    rng = random.Random(seed)
+    return [make_job(rng, BENCH_DIFF, rng.randint(0, 100 * BENCH_DIFF)) for _ in range(count)]
+
+
+def cycles_per_hash(elf: Path, f_cpu: int, jobs: list[Job]) -> float:
+    """Cycles from job start to the found nonce over nonce + 1, summed over the
+    jobs first (a hash-weighted mean: what back-to-back jobs achieve)."""
+    cycles = hashes = 0
+    with AvrSim(elf, f_cpu) as sim:
+        for job in jobs:
+            nonce, spent = sim.mine(job)
+            if nonce != job.nonce:
+                raise RuntimeError(f"wrong nonce {nonce} for {job}")
+            cycles += spent
+            hashes += nonce + 1
+    return cycles / hashes
+
+
+def image_size(elf: Path) -> tuple[int, int]:
+    """(flash, RAM) bytes as the Arduino IDE counts them: .text + .data, .data + .bss."""
+    out = subprocess.run(["avr-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
+    sections = {parts[0]: int(parts[1]) for parts in map(str.split, out.splitlines()) if len(parts) == 3
+                and parts[1].isdigit()}
+    return sections.get(".text", 0) + sections.get(".data", 0), sections.get(".data", 0) + sections.get(".bss", 0)
+
+
+def compiler() -> str:
+    version = subprocess.run(["avr-gcc", "-dumpversion"], capture_output=True, text=True, check=True).stdout
+    return f"avr-gcc {version.strip()} (Debian gcc-avr)"
+
+
+def figures(jobs: int = 24, seed: int = 8) -> dict[str, object]:
+    job_set = bench_jobs(jobs, seed)
+    images = {f: build(f) for f in FREQUENCIES}
+    per_hash = {f: cycles_per_hash(images[f], f, job_set) for f in FREQUENCIES}
+    flash, ram = image_size(images[16_000_000])
+    return {
+        "cycles_per_hash": round(per_hash[16_000_000], 1),
+        "hs_16mhz": round(16e6 / per_hash[16_000_000], 1),
+        "hs_8mhz": round(8e6 / per_hash[8_000_000], 1),
+        "flash_bytes": flash,
+        "ram_bytes": ram,
+        "compiler": compiler(),
+        # The rate cap belongs to the I2C sketch (part B), not to this image.
+        "active_cycles_per_share_capped": None,
+        "jobs": jobs,
+        "diff": BENCH_DIFF,
+        "hashes": sum(job.nonce + 1 for job in job_set),
+        "official_cycles_per_hash": OFFICIAL_CYCLES_PER_HASH,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=int, default=24, help=f"seeded diff-{BENCH_DIFF} jobs")
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    missing = missing_tools()
+    if missing:
+        print(f"missing: {', '.join(missing)}; apt-get install {' '.join(APT_PACKAGES)}")
+        return 1
+    result = figures(args.jobs, args.seed)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        for key, value in result.items():
+            print(f"{key:>31}: {value}")
+    return 0

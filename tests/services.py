@@ -1,0 +1,54 @@
+"""Loopback services that device tests need, started once per pytest session.
+
+Each starter returns the environment variables through which device code on
+both runtimes finds its service (MicroPython runs get them via the process
+environment)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+_stoppers: list[Callable[[], None]] = []
+
+
+def pool_emulator() -> dict[str, str]:
+    """The pool emulator; users named fault-* get fault rules (tests/device/test_pool.py)."""
+    from ducorig_host.emulator import EmulatorConfig, EmulatorThread
+
+    thread = EmulatorThread(EmulatorConfig(seed=1))
+    thread.start()
+    _stoppers.append(thread.stop)
+    emulator = thread.emulator
+    thread.call(emulator.set_faults, user="fault-drop", drop_mid_share=10**6)
+    thread.call(emulator.set_faults, user="fault-garbage", garbage=10**6)
+    thread.call(emulator.set_faults, user="fault-stall", stall_s=5.0, stall=10**6)
+    thread.call(emulator.set_faults, user="fault-bad", bad_burst=10**6, bad_reason="Burst of BADs")
+    return {
+        "DUCORIG_POOL": f"127.0.0.1:{emulator.pool_port}",
+        "DUCORIG_REST": f"http://127.0.0.1:{emulator.http_port}",
+    }
+
+
+def bad_pool() -> dict[str, str]:
+    from tests.badpool import BadPool
+
+    bad = BadPool()
+    _stoppers.append(bad.close)
+    return {"DUCORIG_BADPOOL": f"127.0.0.1:{bad.port}"}
+
+
+STARTERS: list[Callable[[], dict[str, str]]] = [pool_emulator, bad_pool]
+_started = False
+
+
+def start_all() -> None:
+    global _started
+    if not _started:
+        _started = True
+        for starter in STARTERS:
+            os.environ.update(starter())
+
+
+def stop_all() -> None:
+    while _stoppers:
+        _stoppers.pop()()
