@@ -19,10 +19,11 @@ def pool_emulator() -> dict[str, str]:
     thread.start()
     _stoppers.append(thread.stop)
     emulator = thread.emulator
-    thread.call(emulator.set_faults, user="fault-drop", drop_mid_share=10**6)
-    thread.call(emulator.set_faults, user="fault-garbage", garbage=10**6)
-    thread.call(emulator.set_faults, user="fault-stall", stall_s=5.0, stall=10**6)
-    thread.call(emulator.set_faults, user="fault-bad", bad_burst=10**6, bad_reason="Burst of BADs")
+    forever = 10**6
+    thread.call(lambda: emulator.set_faults(user="fault-drop", drop=forever))
+    thread.call(lambda: emulator.set_faults(user="fault-garbage", garbage=forever))
+    thread.call(lambda: emulator.set_faults(user="fault-stall", stall_s=5.0, stall=forever))
+    thread.call(lambda: emulator.set_faults(user="fault-bad", bad_burst=forever, bad_reason="Burst of BADs"))
     return {
         "DUCORIG_POOL": f"127.0.0.1:{emulator.pool_port}",
         "DUCORIG_REST": f"http://127.0.0.1:{emulator.http_port}",
@@ -37,7 +38,11 @@ def bad_pool() -> dict[str, str]:
     return {"DUCORIG_BADPOOL": f"127.0.0.1:{bad.port}"}
 
 
-STARTERS: list[Callable[[], dict[str, str]]] = [pool_emulator, bad_pool]
+STARTERS: list[Callable[[], dict[str, str]]] = [
+    pool_emulator, bad_pool,
+    # the simulated I2C buses (imported when started, like the others)
+    lambda: __import__("ducorig_host.simbus.testrig", fromlist=["start"]).start(),
+]
 _started = False
 
 

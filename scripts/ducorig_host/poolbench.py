@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 
 from ducorig.pool import ConnectLimiter, PoolClient
 from ducorig_host.avrclient import SimulatedAvr, ducoid_for
 from ducorig_host.emulator import EmulatorConfig, PoolEmulator
+from ducorig_host.percentile import percentile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,16 +43,17 @@ async def bench_pool(miners: int, shares: int) -> dict[str, float | int]:
         stats = await asyncio.gather(*(s.run(stop, max_shares=shares) for s in sims))
     finally:
         await emulator.stop()
-    job = sorted(t * 1000 for s in stats for t in s.job_rtt_s)
-    submit = sorted(t * 1000 for s in stats for t in s.submit_rtt_s)
-    cycle = sorted(a + b for s in stats for a, b in zip(s.job_rtt_s, s.submit_rtt_s))
+    job = [t * 1000 for s in stats for t in s.job_rtt_s]
+    submit = [t * 1000 for s in stats for t in s.submit_rtt_s]
+    cycle = [(a + b) * 1000 for s in stats for a, b in zip(s.job_rtt_s, s.submit_rtt_s)]
     return {
         "miners": miners,
         "shares": sum(s.accepted for s in stats),
         "rejected": sum(s.rejected_total for s in stats),
-        "job_ms_median": round(statistics.median(job), 3),
-        "job_ms_p95": round(job[int(0.95 * (len(job) - 1))], 3),
-        "result_ms_median": round(statistics.median(submit), 3),
-        "result_ms_p95": round(submit[int(0.95 * (len(submit) - 1))], 3),
-        "share_ms_median": round(statistics.median(cycle) * 1000, 3),
+        "job_ms_median": round(percentile(job, 50), 3),
+        "job_ms_p95": round(percentile(job, 95), 3),
+        "result_ms_median": round(percentile(submit, 50), 3),
+        "result_ms_p95": round(percentile(submit, 95), 3),
+        "share_ms_median": round(percentile(cycle, 50), 3),
+        "share_ms_p95": round(percentile(cycle, 95), 3),
     }

@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import statistics
 import time
 
 from ducorig.pool import ConnectLimiter, PoolClient
 from ducorig_host.avrclient import MinerStats, SimulatedAvr, ducoid_for
 from ducorig_host.emulator import EmulatorConfig, PoolEmulator
+from ducorig_host.percentile import percentile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,10 +71,11 @@ def summary(stats: list[MinerStats], elapsed: float, args: argparse.Namespace) -
     rejected = sum(s.rejected_total for s in stats)
     job = [t for s in stats for t in s.job_rtt_s]
     submit = [t for s in stats for t in s.submit_rtt_s]
-    ideal_cycle = 50 * 6 / args.hashrate + 2 * args.rtt / 1000  # diff 6, mean nonce 50*diff
+    # Busy: the share of the wall time each miner spent hashing (the rest is waiting).
+    busy = " ".join(f"{s.hash_s / elapsed:.0%}" for s in stats)
     lines = [
         f"summary: {len(stats)} miners, {elapsed:.0f} s, {accepted} accepted, {rejected} rejected,"
-        f" {accepted / elapsed:.2f} shares/s (ideal about {len(stats) / ideal_cycle:.2f} at diff 6)",
+        f" {accepted / elapsed:.2f} shares/s, hashing {busy} of the time",
     ]
     if job and submit:
         lines.append(f"  pool latency: job {ms(job)}, result {ms(submit)}")
@@ -82,6 +83,4 @@ def summary(stats: list[MinerStats], elapsed: float, args: argparse.Namespace) -
 
 
 def ms(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"median {statistics.median(ordered) * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms"
+    return f"median {percentile(samples, 50) * 1000:.2f} ms, p95 {percentile(samples, 95) * 1000:.2f} ms"
