@@ -38,11 +38,7 @@ def bad_pool() -> dict[str, str]:
     return {"DUCORIG_BADPOOL": f"127.0.0.1:{bad.port}"}
 
 
-STARTERS: list[Callable[[], dict[str, str]]] = [
-    pool_emulator, bad_pool,
-    # the simulated I2C buses (imported when started, like the others)
-    lambda: __import__("ducorig_host.simbus.testrig", fromlist=["start"]).start(),
-]
+STARTERS: list[Callable[[], dict[str, str]]] = [pool_emulator, bad_pool]
 _started = False
 
 

@@ -37,6 +37,7 @@ def test_emulator_thread_serves_and_stops() -> None:
         pool.call(lambda: pool.emulator.set_faults(user=USER, bad_burst=1))
         assert http(pool.emulator, "/_emulator/state")[1]["result"]["faults"]["users"][USER]["bad_burst"] == 1
         held = socket.create_connection(("127.0.0.1", pool.pool_port), timeout=5)
+        assert held.recv(16) == b"2.5\n"
     assert held.recv(16) == b""  # stop() closed it
     held.close()
 
