@@ -38,7 +38,16 @@ def bad_pool() -> dict[str, str]:
     return {"DUCORIG_BADPOOL": f"127.0.0.1:{bad.port}"}
 
 
-STARTERS: list[Callable[[], dict[str, str]]] = [pool_emulator, bad_pool]
+def sim_buses() -> dict[str, str]:
+    """The simulated I2C buses with the slave models (conformance, faults, shim)."""
+    from ducorig_host.simbus import testrig
+
+    env, servers = testrig.serve()
+    _stoppers.extend(server.stop for server in servers)
+    return env
+
+
+STARTERS: list[Callable[[], dict[str, str]]] = [pool_emulator, bad_pool, sim_buses]
 _started = False
 
 

@@ -1,0 +1,99 @@
+"""The bus: slaves by address, one transaction at a time, open-drain logic
+(several slaves at one address all take a write and AND their read bytes)."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ducorig_host.simbus.wire import Transfer, WireSlave
+
+
+@dataclass
+class Outcome:
+    """What the master sees of one transaction."""
+
+    kind: str  # "OK", "NACK" (address not acknowledged) or "TIMEOUT" (stretched too long)
+    acks: int = 0
+    data: bytes = b""
+    stretch_us: int = 0
+
+
+class Bus:
+    def __init__(self, slaves: Iterable[WireSlave] = (), clock: Callable[[], float] = time.monotonic):
+        self._slaves: dict[int, WireSlave] = {}
+        self._clock = clock
+        self._lock = threading.Lock()  # the bus server serves every master connection in its own thread
+        for slave in slaves:
+            self.add(slave)
+
+    def add(self, slave: WireSlave) -> None:
+        if slave.home in self._slaves:
+            raise ValueError(f"two slaves with home address {slave.home}")
+        self._slaves[slave.home] = slave
+
+    def slave(self, home: int) -> WireSlave:
+        if home not in self._slaves:
+            raise ValueError(f"no slave with home address {home}")
+        return self._slaves[home]
+
+    def write(self, address: int, data: bytes, timeout_us: int) -> Outcome:
+        with self._lock:
+            now = self._tick()
+            if self._sda_low():  # a stuck-low SDA reads as ACK for every bit
+                return Outcome("OK", acks=len(data))
+            return self._combine([s.write(data, now, timeout_us) for s in self._answering(address, now)])
+
+    def read(self, address: int, n: int, timeout_us: int) -> Outcome:
+        with self._lock:
+            now = self._tick()
+            if self._sda_low():
+                return Outcome("OK", data=bytes(n))
+            return self._combine([s.read(n, now, timeout_us) for s in self._answering(address, now)])
+
+    def scan(self, first: int, last: int, timeout_us: int) -> list[int]:
+        """Probe each address with a zero-length write, as MicroPython's scan() does."""
+        with self._lock:
+            now = self._tick()
+            if self._sda_low():
+                return list(range(first, last + 1))
+            found = []
+            for address in range(first, last + 1):
+                if self._combine([s.write(b"", now, timeout_us) for s in self._answering(address, now)]).kind == "OK":
+                    found.append(address)
+            return found
+
+    def ready(self) -> int:
+        """The open-drain ready line: 0 while any slave holds a result."""
+        with self._lock:
+            self._tick()
+            return 0 if any(s.holds_result() for s in self._slaves.values()) else 1
+
+    def control(self, home: int, name: str, value: str) -> None:
+        with self._lock:
+            self.slave(home).control(name, value, self._tick())
+
+    def _tick(self) -> float:
+        now = self._clock()
+        for slave in self._slaves.values():
+            slave.advance(now)
+        return now
+
+    def _answering(self, address: int, now: float) -> list[WireSlave]:
+        return [s for s in self._slaves.values() if s.address == address and s.answers(now)]
+
+    def _sda_low(self) -> bool:
+        return any(s.faults.sda_low for s in self._slaves.values())
+
+    @staticmethod
+    def _combine(transfers: list[Transfer]) -> Outcome:
+        if not transfers:
+            return Outcome("NACK")
+        stretch = max(t.stretch_us for t in transfers)
+        if any(t.timed_out for t in transfers):
+            return Outcome("TIMEOUT", stretch_us=stretch)
+        data = transfers[0].data
+        for t in transfers[1:]:
+            data = bytes(a & b for a, b in zip(data, t.data))
+        return Outcome("OK", acks=max(t.acks for t in transfers), data=data, stretch_us=stretch)

@@ -1,0 +1,40 @@
+"""The conformance suite's table (tests/device/conformance.py): one test name
+per behaviour for every implementation, yaum's a subset of ours, and every
+transcript step one the engine knows."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "device"))
+import conformance  # noqa: E402
+
+STEP_OPS = set("><=.?JLMNOwrhiedvsptz")
+
+
+def names(dialect: str) -> list[str]:
+    return [name for name, _ in conformance.transcripts(dialect)]
+
+
+def test_behaviour_names_are_unique_and_yaum_has_a_subset():
+    ours, yaum = names(conformance.OURS), names(conformance.YAUM)
+    assert len(set(ours)) == len(ours) == 35 and len(set(yaum)) == len(yaum) == 18
+    assert set(yaum) <= set(ours)
+
+
+def test_every_step_is_known():
+    for dialect in (conformance.OURS, conformance.YAUM):
+        for name, script in conformance.transcripts(dialect):
+            for step in script.split(" "):
+                assert step == "ok" or step[0] in STEP_OPS, (name, step)
+
+
+def test_bindings_make_the_same_test_names(monkeypatch):
+    made = {}
+    for dialect in (conformance.OURS, conformance.YAUM):
+        module = type(sys)(f"binding_{dialect}")
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        conformance.bind(module.__name__, dialect, "BUS", "role", "fast")
+        made[dialect] = {n for n in vars(module) if n.startswith("test_")}
+    assert made[conformance.YAUM] < made[conformance.OURS]
+    assert "test_random_jobs_match_hashlib" in made[conformance.YAUM]
