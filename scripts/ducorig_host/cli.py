@@ -13,6 +13,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("ducorig_host.sim", "run the simulated rig against the local pool emulator"),
     "pool": ("ducorig_host.emulator.cli", "run the local Duino-Coin pool emulator (pool + REST API)"),
     "bench": ("ducorig_host.bench", "benchmarks that print figures (--json)"),
+    "perf": ("ducorig_host.perf", "live balance, income and projected DUCO/day from the REST API"),
+    "miners": ("ducorig_host.miners", "the user's miners as the server sees them, grouped by rig, with flags"),
+    "check": ("ducorig_host.check", "check the account, the mining key and the worker limit (exit code)"),
     "getpool": ("ducorig_host.getpool", "ask the REST API which pool node to mine on"),
     "portcheck": ("ducorig_host.portcheck", "check that lib/ uses nothing the ESP8266 port lacks"),
 }
