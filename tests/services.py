@@ -47,7 +47,21 @@ def sim_buses() -> dict[str, str]:
     return env
 
 
-STARTERS: list[Callable[[], dict[str, str]]] = [pool_emulator, bad_pool, sim_buses]
+def rig_bus() -> dict[str, str]:
+    """A bus for the rig tests: three slaves of ours (0x08-0x0a), one yaum (0x0b)."""
+    from ducorig_host.simbus.bus import Bus
+    from ducorig_host.simbus.ours import DucorigSlave
+    from ducorig_host.simbus.server import BusServer
+    from ducorig_host.simbus.testrig import ducoid_for
+    from ducorig_host.simbus.yaum import YaumSlave
+
+    slaves = [DucorigSlave(0x08 + i, ducoid_for(f"rig/{i}")) for i in range(3)]
+    server = BusServer(Bus([*slaves, YaumSlave(0x0B, ducoid_for("rig/yaum"))])).start()
+    _stoppers.append(server.stop)
+    return {"DUCORIG_RIG_BUS": f"127.0.0.1:{server.port}"}
+
+
+STARTERS: list[Callable[[], dict[str, str]]] = [pool_emulator, bad_pool, sim_buses, rig_bus]
 _started = False
 
 

@@ -5,6 +5,7 @@
 # NACK raises OSError(ENODEV), a stretch past the timeout OSError(ETIMEDOUT)
 # (no STOP sent), scan sees 0x08..0x77 only, and every call blocks for the
 # time the bit-banged transfer takes on the wire. Never shipped to the ESP8266.
+import asyncio
 import os
 import socket
 from binascii import hexlify, unhexlify
@@ -59,6 +60,7 @@ class SimI2C:
 
     def __init__(self, bus, freq=400000, timeout=50000):
         host, port = bus.split(":")
+        self.bus = bus
         self.freq = freq
         self.timeout = timeout  # clock-stretch limit, us
         self.half_us = half_period_us(freq)
@@ -136,8 +138,21 @@ class SimI2C:
 
 
 class ReadyLine:
+    """value() like a Pin; wait_low() stands in for the pin interrupt: the bus
+    server sends the line's level at every change on a second connection."""
+
     def __init__(self, i2c):
         self._i2c = i2c
+        self._levels = None
 
     def value(self):
         return int(self._i2c.request("READY")[1])
+
+    async def wait_low(self):
+        if self._levels is None:
+            host, port = self._i2c.bus.split(":")
+            self._levels, self._writer = await asyncio.open_connection(host, int(port))
+            self._writer.write(b"WATCH\n")
+            await self._writer.drain()
+        while (await self._levels.readline()).strip() != b"0":
+            pass

@@ -1,86 +1,117 @@
-"""`ducorig sim`: the pool emulator with simulated AVR miners mining against it.
+"""`ducorig sim`: the simulated rig with a live dashboard.
 
-This is the interim main job: the full simulated rig (MicroPython controller,
-virtual Pro Minis on a simulated I2C bus) replaces the host-side miners when
-it lands. Every miner still goes through the device pool client."""
+The controller (lib/ducorig as .mpy) runs on the MicroPython unix port with an
+ESP8266-like heap, drives virtual Pro Minis on the simulated I2C bus and mines
+against the local pool emulator. Its output goes to <workdir>/rig.log, or with
+--console to this terminal (then the dashboard prints only the summary)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
-from ducorig.pool import ConnectLimiter, PoolClient
-from ducorig_host.avrclient import MinerStats, SimulatedAvr, ducoid_for
-from ducorig_host.emulator import EmulatorConfig, PoolEmulator
-from ducorig_host.percentile import percentile
+from ducorig_host import esp8266
+from ducorig_host.simrig import SimError, SimRig, SimSpec, parse_slaves
+
+PHASES = ("job", "i2c", "hash", "submit")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--miners", type=int, default=3, help="simulated AVR miners (default 3)")
-    parser.add_argument("--hashrate", type=float, default=340.0, help="H/s of each miner (default 340)")
-    parser.add_argument("--rtt", type=float, default=0.0, help="pool round-trip time to simulate, ms")
+    parser.add_argument("--slaves", default="3", help="KIND:COUNT,... with KIND in model, yaum (default 3 = model:3)")
+    parser.add_argument("--rtt", type=float, default=50.0, help="pool round-trip time, ms (default 50)")
     parser.add_argument("--jitter", type=float, default=0.0, help="uniform jitter on the RTT, ms")
-    parser.add_argument("--minutes", type=float, default=1.0, help="how long to mine (default 1)")
-    parser.add_argument("--user", default="ducorig-sim", help="pool username")
-    parser.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines")
+    parser.add_argument("--minutes", type=float, default=3.0, help="how long to mine (default 3)")
+    parser.add_argument("--i2c-hz", type=int, default=100_000, help="I2C clock (default 100000)")
+    parser.add_argument("--ready-line", action="store_true", help="poll only when the shared ready line says so")
+    parser.add_argument("--console", action="store_true", help="give this terminal to the rig's console")
+    parser.add_argument("--workdir", type=Path, help="where the .mpy files, config and log go (default: a temp dir)")
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return asyncio.run(simulate(args))
-
-
-async def simulate(args: argparse.Namespace) -> int:
-    emulator = PoolEmulator(EmulatorConfig(rtt_ms=args.rtt, jitter_ms=args.jitter))
-    await emulator.start()
-    print(f"pool emulator: pool 127.0.0.1:{emulator.pool_port}, REST http://127.0.0.1:{emulator.http_port}")
-    print(f"  try: curl http://127.0.0.1:{emulator.http_port}/users/{args.user}")
-    limiter = ConnectLimiter()
-    miners = [
-        SimulatedAvr(
-            PoolClient("127.0.0.1", emulator.pool_port, args.user, software="ducorig I2C sim",
-                       rig=f"sim-{i}", wallet_id=2811, limiter=limiter),
-            ducoid_for(i), args.hashrate)
-        for i in range(args.miners)
-    ]
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(m.run(stop)) for m in miners]
-    start = time.monotonic()
     try:
-        deadline = start + args.minutes * 60
-        while time.monotonic() < deadline:
-            await asyncio.sleep(min(args.status_every, max(0.0, deadline - time.monotonic())))
-            print(status_line(time.monotonic() - start, [m.stats for m in miners], emulator.balance(args.user)))
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        elapsed = time.monotonic() - start
-        print(summary([m.stats for m in miners], elapsed, args))
-        await emulator.stop()
+        spec = SimSpec(parse_slaves(args.slaves), args.rtt, args.jitter, args.i2c_hz, args.ready_line)
+    except SimError as e:
+        print(f"ducorig sim: {e}", file=sys.stderr)
+        return 2
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ducorig-sim-"))
+    rig = SimRig(spec, workdir)
+    rig.start(console=args.console)
+    print(f"simulated rig: {len(spec.slaves)} slaves, pool 127.0.0.1:{rig.emulator.pool_port}, "
+          f"REST http://127.0.0.1:{rig.emulator.http_port}, log {workdir / 'rig.log'}")
+    deadline = time.monotonic() + args.minutes * 60
+    try:
+        if args.console or not sys.stdout.isatty():
+            plain_lines(rig, deadline, quiet=args.console)
+        else:
+            live_dashboard(rig, deadline)
+    except KeyboardInterrupt:
+        pass
+    cpu = rig.cpu_seconds() if rig.alive() else None
+    code = rig.stop()
+    print(summary(rig, cpu))
+    if code not in (0, None):
+        print(f"the controller exited with {code}; see {workdir / 'rig.log'}")
+        return 1
     return 0
 
 
-def status_line(elapsed: float, stats: list[MinerStats], balance: float) -> str:
-    shares = " ".join(f"{s.accepted}/{s.rejected_total}" for s in stats)
-    return f"{elapsed:6.0f}s  accepted/rejected per miner: {shares}  balance {balance:.4f} DUCO"
+def plain_lines(rig: SimRig, deadline: float, quiet: bool) -> None:
+    while time.monotonic() < deadline and rig.alive():
+        time.sleep(min(10.0, max(0.0, deadline - time.monotonic())))
+        snapshot = rig.collected.latest
+        if snapshot and not quiet:
+            print(rig_line(snapshot, rig.cpu_seconds()))
 
 
-def summary(stats: list[MinerStats], elapsed: float, args: argparse.Namespace) -> str:
-    accepted = sum(s.accepted for s in stats)
-    rejected = sum(s.rejected_total for s in stats)
-    job = [t for s in stats for t in s.job_rtt_s]
-    submit = [t for s in stats for t in s.submit_rtt_s]
-    # Busy: the share of the wall time each miner spent hashing (the rest is waiting).
-    busy = " ".join(f"{s.hash_s / elapsed:.0%}" for s in stats)
-    lines = [
-        f"summary: {len(stats)} miners, {elapsed:.0f} s, {accepted} accepted, {rejected} rejected,"
-        f" {accepted / elapsed:.2f} shares/s, hashing {busy} of the time",
-    ]
-    if job and submit:
-        lines.append(f"  pool latency: job {ms(job)}, result {ms(submit)}")
+def live_dashboard(rig: SimRig, deadline: float) -> None:
+    from rich.live import Live
+
+    with Live(render(rig), refresh_per_second=2) as live:
+        while time.monotonic() < deadline and rig.alive():
+            time.sleep(0.5)
+            live.update(render(rig))
+
+
+def render(rig: SimRig) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+
+    snapshot = rig.collected.latest
+    table = Table(title="ducorig simulated rig", expand=False)
+    for column in ("slave", "addr", "dial", "state", "H/s", "acc", "rej", "lost", "busy",
+                   "job ms", "i2c ms", "hash ms", "submit ms", "polls/share", "last BAD"):
+        table.add_column(column, justify="right")
+    if snapshot is None:
+        return Group(table, "waiting for the controller's first report...")
+    for s in snapshot["slaves"]:
+        phases = s["phases"]
+        table.add_row(
+            s["name"], f"0x{s['address']:02x}", s["dialect"] or "-", s["state"], f"{s['hashrate']:.0f}",
+            str(s["accepted"]), str(sum(s["rejected"].values())), str(sum(s["lost"].values())),
+            f"{s['busy']:.0%}", *(f"{phases[p][1]:.0f}" for p in PHASES),
+            f"{s['polls'] / max(1, s['accepted']):.1f}", s["last_bad"] or "")
+    return Group(table, rig_line(snapshot, rig.cpu_seconds() if rig.alive() else None))
+
+
+def rig_line(snapshot: dict[str, Any], cpu_s: float | None) -> str:
+    r = snapshot["rig"]
+    heap = r["free_heap"] if r["free_heap"] is not None else "?"
+    load = esp8266.load(cpu_s or 0.0, r["wire_us"], r["elapsed_s"])
+    return (f"{r['elapsed_s']:.0f} s: {r['accepted']} accepted, {r['rejected']} rejected, {r['lost']} lost, "
+            f"{r['shares_per_s']:.2f} shares/s, overhead p50/p95 {r['overhead_ms'][0]}/{r['overhead_ms'][1]} ms, "
+            f"free heap {heap} B, projected ESP8266 load {load:.0%}")
+
+
+def summary(rig: SimRig, cpu_s: float | None) -> str:
+    snapshot = rig.collected.latest
+    if snapshot is None:
+        return "summary: the controller never reported (see its log)"
+    r = snapshot["rig"]
+    lines = ["summary: " + rig_line(snapshot, cpu_s)]
+    if cpu_s is not None and r["accepted"]:
+        lines.append(f"  controller CPU {cpu_s:.2f} s, {cpu_s / r['accepted'] * 1e6:.0f} us per accepted share; "
+                     f"bus {r['transfers']} transfers, {r['wire_us'] / 1e6:.2f} s on the wire")
     return "\n".join(lines)
-
-
-def ms(samples: list[float]) -> str:
-    return f"median {percentile(samples, 50) * 1000:.2f} ms, p95 {percentile(samples, 95) * 1000:.2f} ms"

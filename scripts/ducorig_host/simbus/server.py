@@ -6,6 +6,8 @@
     READ <addr> <timeout_us> <n>        -> OK <hex|-> <stretch_us> | NACK | TIMEOUT
     SCAN <first> <last> <timeout_us>    -> OK <addr> ...
     READY                               -> OK <0|1>
+    WATCH                               -> <0|1> now, then a line at every change
+                                           of the ready line (the pin IRQ of the sim)
     CTL <home addr> <name> <value>      -> OK
     anything wrong                      -> ERR <text>
 """
@@ -13,8 +15,11 @@ from __future__ import annotations
 
 import socketserver
 import threading
+import time
 
 from ducorig_host.simbus.bus import Bus, Outcome
+
+WATCH_PERIOD_S = 0.001
 
 
 def answer(bus: Bus, line: str) -> str:
@@ -48,7 +53,24 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         for line in self.rfile:
+            if line.strip() == b"WATCH":
+                self._watch()
+                return
             self.wfile.write(answer(self.server.bus, line.decode("ascii", "replace")).encode() + b"\n")
+
+    def _watch(self) -> None:
+        """Report the ready line's level at every change, sampled each
+        millisecond (host CPU, not the controller's: like a pin interrupt)."""
+        level = None
+        try:
+            while True:
+                now = self.server.bus.ready()
+                if now != level:
+                    level = now
+                    self.wfile.write(b"%d\n" % level)
+                time.sleep(WATCH_PERIOD_S)
+        except OSError:
+            return  # the controller went away
 
 
 class _Server(socketserver.ThreadingTCPServer):

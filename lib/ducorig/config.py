@@ -1,0 +1,169 @@
+# The rig's configuration: one JSON file on the device (config.json).
+# Every key is checked before anything starts; all problems are reported at
+# once, each by its key and the reason, so nothing starts half-configured.
+import json
+
+TIERS = ("AVR", "MEGA", "ARM", "DUE", "auto")
+DIALECTS = ("auto", "d", "c")
+DEFAULT_PATH = "config.json"
+
+
+class ConfigError(ValueError):
+    def __init__(self, problems):
+        self.problems = problems
+        super().__init__("config: " + "; ".join(problems))
+
+
+class Slave:
+    def __init__(self, address, name, dialect):
+        self.address = address
+        self.name = name
+        self.dialect = dialect
+
+
+class Config:
+    """The checked configuration; attributes as in config.example.json."""
+
+
+# key -> (type check, default or _REQUIRED, reason shown when the check fails)
+_REQUIRED = object()
+
+
+def _text(v):
+    return isinstance(v, str) and 0 < len(v) <= 64 and "," not in v and "\n" not in v
+
+
+def _port(v):
+    return isinstance(v, int) and 0 < v < 65536
+
+
+def _pin(v):
+    return v is None or (isinstance(v, int) and 0 <= v <= 16)
+
+
+def _between(low, high):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _addr_or_none(v):
+    return v is None or (isinstance(v, str) and v.count(":") == 1 and _port_text(v.split(":")[1]))
+
+
+def _port_text(s):
+    return s.isdigit() and _port(int(s))
+
+
+_SCALARS = {
+    "user": (_text, _REQUIRED, "a username (no commas)"),
+    "mining_key": (lambda v: v is None or _text(v), None, "null or the mining key (no commas)"),
+    "rig": (_text, "ducorig", "a rig name (no commas)"),
+    "software": (lambda v: _text(v) and "I2C" in v, "ducorig I2C 0.1",
+                 "a software name containing 'I2C' (the wallet recognises I2C rigs by it)"),
+    "wallet_id": (lambda v: v is None or _between(0, 2147483647)(v), None, "null or an integer 0..2^31-1"),
+    "tier": (lambda v: v in TIERS, "AVR", "one of " + ", ".join(TIERS)),
+    "pool_timeout_ms": (_between(500, 120000), 10000, "an integer 500..120000"),
+    "poll_ms": (lambda v: v is None or _between(2, 5000)(v), None, "null (auto) or an integer 2..5000"),
+    "poll_budget": (_between(10, 2000), 100, "status polls per second for the whole rig, 10..2000"),
+    "stagger_ms": (_between(0, 60000), 500, "an integer 0..60000"),
+    "report": (_addr_or_none, None, "null or host:port to send stats lines to"),
+}
+_SECTIONS = {
+    "wifi": {
+        "ssid": (lambda v: isinstance(v, str) and len(v) <= 32, "", "the WiFi network name"),
+        "password": (lambda v: isinstance(v, str) and len(v) <= 64, "", "the WiFi password"),
+    },
+    "pool": {
+        "host": (lambda v: isinstance(v, str) and 0 < len(v) <= 64, _REQUIRED, "the pool host name or IP"),
+        "port": (_port, _REQUIRED, "a TCP port 1..65535"),
+    },
+    "i2c": {
+        "scl": (_pin, 5, "a GPIO number 0..16"),
+        "sda": (_pin, 4, "a GPIO number 0..16"),
+        "freq": (_between(10000, 400000), 100000, "an I2C clock 10000..400000 Hz"),
+        "ready_pin": (_pin, None, "null or the GPIO of the shared ready line"),
+        "sim": (_addr_or_none, None, "null or host:port of a simulated bus"),
+    },
+}
+
+
+def _check(problems, where, table, given, target):
+    if not isinstance(given, dict):
+        problems.append("%s: must be an object" % (where or "config"))
+        return
+    for key in given:
+        if key not in table and not (where == "" and (key in _SECTIONS or key == "slaves")):
+            problems.append("%s: unknown key" % (where + key))
+    for key in table:
+        check, default, reason = table[key]
+        if key not in given:
+            if default is _REQUIRED:
+                problems.append("%s: missing (%s)" % (where + key, reason))
+            setattr(target, key, None if default is _REQUIRED else default)
+        elif not check(given[key]):
+            problems.append("%s: %r is not %s" % (where + key, given[key], reason))
+        else:
+            setattr(target, key, given[key])
+
+
+def _slaves(problems, given):
+    if not isinstance(given, list) or not 1 <= len(given) <= 20:
+        problems.append("slaves: must be a list of 1..20 slaves")
+        return []
+    slaves = []
+    seen = {}
+    for i, entry in enumerate(given):
+        where = "slaves[%d]." % i
+        s = Slave(None, None, None)
+        _check(problems, where, {
+            "address": (_between(8, 99), _REQUIRED, "an I2C address 8..99"),
+            "name": (_text, "pm%d" % i, "a short name (no commas)"),
+            "dialect": (lambda v: v in DIALECTS, "auto", "one of " + ", ".join(DIALECTS)),
+        }, entry, s)
+        if s.address in seen:
+            problems.append("%saddress: %d is also slaves[%d]" % (where, s.address, seen[s.address]))
+        seen[s.address] = i
+        slaves.append(s)
+    return slaves
+
+
+def parse(data):
+    """A Config from the decoded JSON object; ConfigError lists every problem."""
+    problems = []
+    cfg = Config()
+    _check(problems, "", _SCALARS, data, cfg)
+    if isinstance(data, dict):
+        for name in _SECTIONS:
+            section = Config()
+            _check(problems, name + ".", _SECTIONS[name], data.get(name, {}), section)
+            setattr(cfg, name, section)
+        cfg.slaves = _slaves(problems, data.get("slaves"))
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def load(path=DEFAULT_PATH):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except OSError as e:
+        raise ConfigError(["%s: cannot read: %s" % (path, e)])
+    except ValueError as e:
+        raise ConfigError(["%s: not valid JSON: %s" % (path, e)])
+    return parse(data)
+
+
+def masked(cfg):
+    """The configuration as a dict with its secrets masked (for display)."""
+    out = {}
+    for key in _SCALARS:
+        out[key] = getattr(cfg, key)
+    if cfg.mining_key:
+        out["mining_key"] = "***"
+    for name in _SECTIONS:
+        section = getattr(cfg, name)
+        out[name] = dict((k, getattr(section, k)) for k in _SECTIONS[name])
+    if out["wifi"]["password"]:
+        out["wifi"]["password"] = "***"
+    out["slaves"] = [{"address": s.address, "name": s.name, "dialect": s.dialect} for s in cfg.slaves]
+    return out

@@ -1,0 +1,158 @@
+# The rig: builds the bus, the pool clients and one worker task per slave from
+# the config, staggers their starts, owns the statistics, and runs until
+# stopped. main() is what the ESP8266's main.py (and the simulator) call.
+import asyncio
+import gc
+import sys
+
+from ducorig import config as configmod
+from ducorig.bus import Bus
+from ducorig.pool import ConnectLimiter, PoolClient
+from ducorig.stats import RigStats
+from ducorig.worker import Worker
+
+HEAP_SAMPLE_S = 30
+
+
+class Rig:
+    def __init__(self, cfg, i2c, ready=None, recover=None, out=None):
+        self.cfg = cfg
+        self.out = out or sys.stdout
+        self.bus = Bus(i2c, recover)
+        self.ready = ready  # the shared ready line, or None: poll only
+        self.stats = RigStats()
+        self.running = True
+        self.verbose = False
+        self.paused = False
+        self.held = 0  # workers waiting in gate()
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self.rediscover_requests = 0
+        limiter = ConnectLimiter()
+        self.workers = []
+        for s in cfg.slaves:
+            client = PoolClient(cfg.pool.host, cfg.pool.port, cfg.user, cfg.mining_key,
+                                "AVR" if cfg.tier == "auto" else cfg.tier, cfg.software,
+                                cfg.rig, cfg.wallet_id, cfg.pool_timeout_ms, limiter)
+            self.workers.append(Worker(self, s, self.stats.add_slave(s.name, s.address), client))
+        # Spread the status polls of all slaves over the poll budget.
+        self.poll_ms = cfg.poll_ms or max(20, len(cfg.slaves) * 1000 // cfg.poll_budget)
+
+    def log(self, text):
+        self.out.write(text + "\n")
+
+    async def gate(self):
+        """Where a worker waits, between shares, while the rig is paused."""
+        while self.paused and self.running:
+            self._resume.clear()
+            self.held += 1
+            try:
+                await self._resume.wait()
+            finally:
+                self.held -= 1
+
+    def pause(self, paused=True):
+        self.paused = paused
+        if not paused:
+            self._resume.set()
+
+    def pool_trouble(self):
+        """Repeated connect failures: the pool address may be stale."""
+        self.rediscover_requests += 1
+
+    def stop(self):
+        self.running = False
+        self._resume.set()
+
+    async def run(self):
+        tasks = []
+        try:
+            for worker in self.workers:
+                tasks.append(asyncio.create_task(worker.run()))
+                await asyncio.sleep(self.cfg.stagger_ms / 1000)  # the pool likes staggered starts
+            if self.ready is not None:
+                tasks.append(asyncio.create_task(self._watch_ready()))
+            if self.cfg.report:
+                from ducorig.report import send_stats
+
+                tasks.append(asyncio.create_task(send_stats(self, self.cfg.report)))
+            while self.running:
+                self.stats.sample_heap()
+                await self._sleep_while_running(HEAP_SAMPLE_S)
+        finally:
+            self.running = False
+            for t in tasks:
+                t.cancel()
+            for worker in self.workers:
+                await worker.client.close()
+
+    async def _sleep_while_running(self, seconds):
+        for _ in range(seconds * 10):
+            if not self.running:
+                return
+            await asyncio.sleep(0.1)
+
+    async def _watch_ready(self):
+        """While the ready line is low some slave holds a result, but the line
+        does not say which: poll the hashing slaves, longest-hashing first (with
+        uniform nonces the most likely to be done), until one is. The line is a
+        wired-AND: a second slave finishing while the first still holds it
+        makes no edge, so the level is read again after every round."""
+        while self.running:
+            await self.ready.wait_low()
+            while self.running and self.ready.value() == 0:
+                waiting = [w for w in self.workers if w.hashing and not w.done and w._uses_ready_line()]
+                waiting.sort(key=lambda w: w.started)  # ticks: fine over any one job's span
+                found = None
+                for worker in waiting:
+                    try:
+                        if await worker.poll_for_watcher():
+                            found = worker
+                            break
+                    except Exception:  # the worker meets the same fault and handles it
+                        pass
+                while found is not None and found.done and self.running:
+                    await asyncio.sleep(0.001)  # it reads and clears: the line may rise
+                if found is None:
+                    await asyncio.sleep(self.poll_ms / 1000)  # low, but nobody done yet
+
+
+def make_i2c(cfg):
+    """The I2C bus the config names: the simulated one, or the chip's SoftI2C
+    (with bus recovery and the ready line when a pin is configured)."""
+    if cfg.i2c.sim:
+        from ducorig.simbus import SimI2C
+
+        i2c = SimI2C(cfg.i2c.sim, cfg.i2c.freq)
+        return i2c, (i2c.ready_line() if cfg.i2c.ready_pin is not None else None), None
+    import machine
+
+    from ducorig.bus import pin_recovery
+    from ducorig.ready import PinReady
+
+    i2c = machine.SoftI2C(scl=machine.Pin(cfg.i2c.scl), sda=machine.Pin(cfg.i2c.sda), freq=cfg.i2c.freq)
+    ready = None if cfg.i2c.ready_pin is None else PinReady(machine.Pin(cfg.i2c.ready_pin, machine.Pin.IN))
+    return i2c, ready, pin_recovery(machine, cfg.i2c.scl, cfg.i2c.sda, cfg.i2c.freq)
+
+
+def main(path=configmod.DEFAULT_PATH):
+    """Load the config and mine until stopped. A broken config stops here,
+    with every problem named by its key."""
+    try:
+        cfg = configmod.load(path)
+    except configmod.ConfigError as e:
+        for problem in e.problems:
+            print("config error:", problem)
+        return None
+    # The checker's tables are only needed at start: give their RAM back.
+    del sys.modules["ducorig.config"]
+    gc.collect()
+    i2c, ready, recover = make_i2c(cfg)
+    rig = Rig(cfg, i2c, ready, recover)
+    try:
+        asyncio.run(rig.run())
+    except KeyboardInterrupt:
+        print("ducorig: stopped")
+    finally:
+        asyncio.new_event_loop()  # asyncio.run keeps tasks between runs on MicroPython
+    return rig

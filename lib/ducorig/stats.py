@@ -1,0 +1,145 @@
+# Statistics per slave and per phase of a share, and rig totals. Counters and
+# running sums only (no per-share lists), so RAM stays flat however long the
+# rig runs; one shared histogram gives the overhead percentiles.
+import gc
+from array import array
+
+from ducorig.ticks import ticks_diff, ticks_ms
+
+# The phases of one share, in order.
+JOB_WAIT = 0  # JOB sent -> job line read (one network round trip)
+I2C = 1  # bus time of this slave: job write, status polls, result read
+HASH = 2  # hashing time the slave reports
+SUBMIT_WAIT = 3  # result sent -> feedback read (one network round trip)
+PHASES = ("job", "i2c", "hash", "submit")
+
+
+class Phase:
+    def __init__(self):
+        self.count = 0
+        self.total_ms = 0.0
+        self.max_ms = 0.0
+
+    def add(self, ms):
+        self.count += 1
+        self.total_ms += ms
+        if ms > self.max_ms:
+            self.max_ms = ms
+
+    def mean_ms(self):
+        return self.total_ms / self.count if self.count else 0.0
+
+
+class Histogram:
+    """Counts of values in `step_ms` buckets up to limit_ms (the last bucket
+    holds the rest): percentiles without keeping samples."""
+
+    def __init__(self, step_ms=1, limit_ms=400):
+        self.step_ms = step_ms
+        self.counts = array("I", bytes(4 * (limit_ms // step_ms + 1)))
+        self.total = 0
+
+    def add(self, ms):
+        i = int(ms // self.step_ms) if ms > 0 else 0
+        self.counts[min(i, len(self.counts) - 1)] += 1
+        self.total += 1
+
+    def percentile(self, q):
+        """The q-th percentile (nearest rank) as its bucket's upper edge; None when empty."""
+        if not self.total:
+            return None
+        rank = max(1, -(-self.total * q // 100))
+        seen = 0
+        for i in range(len(self.counts)):
+            seen += self.counts[i]
+            if seen >= rank:
+                return (i + 1) * self.step_ms
+        return len(self.counts) * self.step_ms
+
+
+class SlaveStats:
+    def __init__(self, name, address):
+        self.name = name
+        self.address = address
+        self.state = "start"
+        self.dialect = None
+        self.ducoid = None
+        self.phases = [Phase() for _ in PHASES]
+        self.accepted = 0
+        self.blocks = 0
+        self.rejected = {}  # reason -> count
+        self.lost = {}  # reason -> count: found shares never submitted
+        self.errors = {}  # kind -> count: slave, bus and pool errors
+        self.polls = 0
+        self.last_bad = None
+        self.hashes = 0
+        self.hash_us = 0
+        self.since = ticks_ms()
+
+    def count(self, table, key):
+        table[key] = table.get(key, 0) + 1
+
+    def hashrate(self):
+        """The slave's own rate over all its shares (hashes / hashing time)."""
+        return self.hashes * 1000000 / self.hash_us if self.hash_us else 0.0
+
+    def busy_fraction(self):
+        """Share of the time since start (or reset) spent hashing."""
+        elapsed = ticks_diff(ticks_ms(), self.since)
+        return min(1.0, self.hash_us / 1000 / elapsed) if elapsed > 0 else 0.0
+
+    def as_dict(self):
+        return {
+            "name": self.name, "address": self.address, "state": self.state,
+            "dialect": self.dialect, "accepted": self.accepted, "blocks": self.blocks,
+            "rejected": self.rejected, "lost": self.lost, "errors": self.errors,
+            "polls": self.polls, "last_bad": self.last_bad, "hashrate": round(self.hashrate(), 1),
+            "busy": round(self.busy_fraction(), 4), "hash_s": self.hash_us / 1000000,
+            "phases": dict((PHASES[i], [p.count, round(p.mean_ms(), 2), round(p.max_ms, 1)])
+                           for i, p in enumerate(self.phases)),
+        }
+
+
+class RigStats:
+    def __init__(self):
+        self.slaves = []
+        self.overhead = Histogram()  # per share: cycle - hash - job wait - submit wait
+        self.free_heap = None
+        self.free_heap_min = None
+        self.started = ticks_ms()
+
+    def add_slave(self, name, address):
+        s = SlaveStats(name, address)
+        self.slaves.append(s)
+        return s
+
+    def reset(self):
+        for i, s in enumerate(self.slaves):
+            fresh = SlaveStats(s.name, s.address)
+            fresh.state, fresh.dialect, fresh.ducoid = s.state, s.dialect, s.ducoid
+            self.slaves[i] = fresh
+        self.overhead = Histogram()
+        self.free_heap_min = None
+        self.started = ticks_ms()
+
+    def sample_heap(self):
+        gc.collect()
+        free = gc.mem_free() if hasattr(gc, "mem_free") else None
+        self.free_heap = free
+        if free is not None and (self.free_heap_min is None or free < self.free_heap_min):
+            self.free_heap_min = free
+        return free
+
+    def totals(self):
+        accepted = sum(s.accepted for s in self.slaves)
+        elapsed_s = ticks_diff(ticks_ms(), self.started) / 1000
+        return {
+            "accepted": accepted,
+            "rejected": sum(sum(s.rejected.values()) for s in self.slaves),
+            "lost": sum(sum(s.lost.values()) for s in self.slaves),
+            "shares_per_s": accepted / elapsed_s if elapsed_s > 0 else 0.0,
+            "elapsed_s": elapsed_s,
+            "overhead_ms": [self.overhead.percentile(50), self.overhead.percentile(95)],
+            "free_heap": self.free_heap,
+            "free_heap_min": self.free_heap_min,
+        }

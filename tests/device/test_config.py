@@ -1,0 +1,77 @@
+# ducorig.config on both runtimes: a bad value is reported by its key with the
+# reason, every problem at once, and nothing is half-configured.
+from ducorig import config
+
+GOOD = {"user": "alice", "pool": {"host": "127.0.0.1", "port": 6000},
+        "slaves": [{"address": 8}, {"address": 9, "name": "left", "dialect": "c"}]}
+
+
+def problems(data):
+    try:
+        config.parse(data)
+    except config.ConfigError as e:
+        return e.problems
+    raise AssertionError("no ConfigError")
+
+
+def with_(**changes):
+    data = dict(GOOD)
+    data.update(changes)
+    return data
+
+
+def test_a_good_config_gets_the_defaults():
+    cfg = config.parse(GOOD)
+    assert (cfg.user, cfg.pool.port, cfg.tier, cfg.i2c.freq, cfg.i2c.scl, cfg.i2c.sda) == ("alice", 6000, "AVR", 100000, 5, 4)
+    assert "I2C" in cfg.software and cfg.mining_key is None
+    assert [(s.address, s.name, s.dialect) for s in cfg.slaves] == [(8, "pm0", "auto"), (9, "left", "c")]
+
+
+def test_each_bad_value_is_named_by_its_key():
+    cases = [
+        (with_(user=""), "user:"),
+        (with_(usr="bob"), "usr: unknown key"),
+        (with_(pool={"host": "h", "port": 70000}), "pool.port:"),
+        (with_(pool={"host": "h"}), "pool.port: missing"),
+        (with_(software="ducorig"), "software:"),
+        (with_(tier="GPU"), "tier:"),
+        (with_(mining_key="a,b"), "mining_key:"),
+        (with_(i2c={"freq": 1000000}), "i2c.freq:"),
+        (with_(i2c={"sda": 40}), "i2c.sda:"),
+        (with_(slaves=[{"address": 7}]), "slaves[0].address:"),
+        (with_(slaves=[{"address": 8}, {"address": 8}]), "slaves[1].address: 8 is also slaves[0]"),
+        (with_(slaves=[{"address": 8, "dialect": "x"}]), "slaves[0].dialect:"),
+        (with_(slaves=[]), "slaves: must be a list of 1..20"),
+        (with_(slaves=[{"address": 8 + i} for i in range(21)]), "slaves: must be a list of 1..20"),
+        (with_(poll_ms=0), "poll_ms:"),
+    ]
+    for data, expected in cases:
+        found = problems(data)
+        assert len(found) == 1 and found[0].startswith(expected), (expected, found)
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems({"pool": {"port": "x"}, "slaves": "none", "colour": 1})
+    assert len(found) == 5, found  # user, pool.host, pool.port, colour, slaves
+
+
+def test_a_missing_or_broken_file_is_a_config_error():
+    assert "cannot read" in problems_of_load("/nonexistent/config.json")
+    with open("broken.json", "w") as f:
+        f.write("{not json")
+    assert "not valid JSON" in problems_of_load("broken.json")
+
+
+def problems_of_load(path):
+    try:
+        config.load(path)
+    except config.ConfigError as e:
+        return e.problems[0]
+    raise AssertionError("loaded")
+
+
+def test_masked_hides_the_secrets():
+    cfg = config.parse(with_(mining_key="secret", wifi={"ssid": "home", "password": "pw"}))
+    shown = config.masked(cfg)
+    assert shown["mining_key"] == "***" and shown["wifi"]["password"] == "***"
+    assert shown["wifi"]["ssid"] == "home" and shown["slaves"][1]["dialect"] == "c"

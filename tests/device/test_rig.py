@@ -1,0 +1,147 @@
+# The rig on both runtimes: one task per slave against the session pool
+# emulator (DUCORIG_POOL) and the rig bus (DUCORIG_RIG_BUS: ours at 0x08-0x0a,
+# yaum at 0x0b). Assertions count shares and states; the deadline in run_until
+# is only a safety net that turns a hang into a failure.
+# mpunit: heapsize=512k
+import asyncio
+import os
+
+from ducorig import config, rig as rigmod
+from ducorig.simbus import SimI2C
+from ducorig.ticks import ticks_diff, ticks_ms
+
+SAFETY_MS = 60000
+
+
+class Out:
+    def __init__(self):
+        self.lines = []
+
+    def write(self, text):
+        self.lines.append(text)
+
+
+def make_rig(user, slaves=(8, 9, 10, 11), ready=False, **extra):
+    for addr in (8, 9, 10, 11):  # no fault left over from an earlier test
+        control(addr, "factory")
+    host, port = os.getenv("DUCORIG_POOL").split(":")
+    data = {"user": user, "pool": {"host": host, "port": int(port)}, "stagger_ms": 20,
+            "i2c": {"sim": os.getenv("DUCORIG_RIG_BUS"), "ready_pin": 14 if ready else None},
+            "slaves": [{"address": a, "name": "s%d" % a} for a in slaves]}
+    data.update(extra)
+    cfg = config.parse(data)
+    i2c, line, recover = rigmod.make_i2c(cfg)
+    return rigmod.Rig(cfg, i2c, line, recover, Out())
+
+
+async def run_until(rig, done):
+    task = asyncio.create_task(rig.run())
+    start = ticks_ms()
+    try:
+        while not done(rig.stats.slaves):
+            assert ticks_diff(ticks_ms(), start) < SAFETY_MS, [s.as_dict() for s in rig.stats.slaves]
+            await asyncio.sleep(0.05)
+    finally:
+        rig.stop()
+        await task
+    return rig.stats.slaves
+
+
+def control(addr, name, value=1):
+    SimI2C(os.getenv("DUCORIG_RIG_BUS")).sim_control(addr, name, value)
+
+
+async def test_every_slave_mines_in_its_own_task():
+    slaves = await run_until(make_rig("rig-mines"), lambda ss: all(s.accepted >= 3 for s in ss))
+    assert [s.dialect for s in slaves] == ["d", "d", "d", "c"]
+    assert len(set(s.ducoid for s in slaves)) == 4
+    for s in slaves:
+        assert s.rejected == {} and s.lost == {} and s.errors == {}, s.as_dict()
+        assert s.phases[2].count >= 3 and s.hashrate() > 0
+
+
+async def test_an_unplugged_slave_does_not_stall_the_others():
+    r = make_rig("rig-unplugged")
+    control(9, "unplugged", 1)
+    slaves = await run_until(r, lambda ss: ss[0].accepted >= 3 and ss[2].accepted >= 3)
+    assert slaves[1].accepted == 0
+    assert slaves[1].errors.get("slave: SlaveAbsent", 0) >= 1
+    assert len([line for line in r.out.lines if "SlaveAbsent" in line]) == 1  # logged once, not a flood
+
+
+async def test_a_garbled_result_is_reread_and_the_share_still_counts():
+    r = make_rig("rig-garble", slaves=(8,))
+    control(8, "garble_result", 2)
+    slaves = await run_until(r, lambda ss: ss[0].accepted >= 2)
+    assert slaves[0].lost == {} and slaves[0].rejected == {}
+
+
+async def test_a_reset_mid_job_resends_the_job():
+    r = make_rig("rig-reset", slaves=(8,))
+    control(8, "reset_after", 5)
+    slaves = await run_until(r, lambda ss: ss[0].accepted >= 2)
+    assert slaves[0].errors.get("reset", 0) + slaves[0].errors.get("slave: SlaveAbsent", 0) >= 1
+    assert slaves[0].lost == {}
+
+
+async def test_a_hung_slave_is_reset_and_mines_again():
+    r = make_rig("rig-hung", slaves=(10,))
+    control(10, "hung", 1)
+    task = asyncio.create_task(r.run())
+    start = ticks_ms()
+    s = r.stats.slaves[0]
+    try:
+        while not s.errors:  # the worker gives up on the job and resets the slave
+            assert ticks_diff(ticks_ms(), start) < SAFETY_MS
+            await asyncio.sleep(0.05)
+        control(10, "hung", 0)
+        while s.accepted < 2:
+            assert ticks_diff(ticks_ms(), start) < SAFETY_MS, s.as_dict()
+            await asyncio.sleep(0.05)
+    finally:
+        r.stop()
+        await task
+    assert s.errors.get("slave: SlaveError", 0) >= 1 and s.lost.get("slave failed", 0) >= 1
+    assert s.rejected == {}  # the abandoned job's wrong answer is booked as lost, not rejected
+
+
+async def test_pool_bads_are_counted_by_reason_and_mining_goes_on():
+    slaves = await run_until(make_rig("fault-bad", slaves=(8, 9)),
+                             lambda ss: all(sum(s.rejected.values()) >= 3 for s in ss))
+    for s in slaves:
+        assert s.last_bad == "Burst of BADs" and s.lost == {}
+
+
+async def test_ready_line_polls_only_when_a_slave_is_done():
+    slaves = await run_until(make_rig("rig-ready", slaves=(8, 9, 10), ready=True),
+                             lambda ss: all(s.accepted >= 4 for s in ss))
+    for s in slaves:
+        assert s.polls <= 2 * s.accepted + 2, s.as_dict()  # polling alone needs dozens per share
+
+
+async def test_pause_holds_every_worker_and_resume_goes_on():
+    r = make_rig("rig-pause", slaves=(8, 9))
+    task = asyncio.create_task(r.run())
+    start = ticks_ms()
+    while sum(s.accepted for s in r.stats.slaves) < 2:
+        assert ticks_diff(ticks_ms(), start) < SAFETY_MS
+        await asyncio.sleep(0.05)
+    r.pause()
+    while r.held < 2:  # in-flight shares finish first
+        assert ticks_diff(ticks_ms(), start) < SAFETY_MS
+        await asyncio.sleep(0.05)
+    held = [s.accepted for s in r.stats.slaves]
+    await asyncio.sleep(1)
+    assert [s.accepted for s in r.stats.slaves] == held and r.held == 2
+    r.pause(False)
+    while sum(s.accepted for s in r.stats.slaves) < sum(held) + 2:
+        assert ticks_diff(ticks_ms(), start) < SAFETY_MS
+        await asyncio.sleep(0.05)
+    r.stop()
+    await task
+
+
+def test_poll_interval_spreads_the_poll_budget():
+    assert make_rig("x").poll_ms == 40  # 4 slaves, 100 polls/s
+    assert make_rig("x", slaves=(8,)).poll_ms == 20  # never faster than 20 ms
+    assert make_rig("x", poll_ms=7).poll_ms == 7
