@@ -1,23 +1,25 @@
 # The shared ready line on the chip: every slave pulls one open-drain GPIO low
-# while it holds a result; a falling edge sets a ThreadSafeFlag from the pin
-# interrupt, so the rig polls only when some slave is done.
+# while it holds a result. A falling edge wakes the rig from the pin interrupt
+# (a soft IRQ on the ESP8266, run by the scheduler, so setting an Event is
+# safe), and the rig polls only then.
 import asyncio
-
-from machine import Pin
 
 
 class PinReady:
     def __init__(self, pin):
         self.pin = pin
-        self._flag = asyncio.ThreadSafeFlag()
-        pin.irq(self._edge, Pin.IRQ_FALLING)
+        self._edge = asyncio.Event()
+        pin.irq(self._falling, pin.IRQ_FALLING)
 
-    def _edge(self, pin):
-        self._flag.set()  # the only thing safe to do in an IRQ
+    def _falling(self, pin):
+        self._edge.set()
 
     def value(self):
         return self.pin.value()
 
     async def wait_low(self):
-        if self.pin.value():
-            await self._flag.wait()
+        while self.pin.value():
+            self._edge.clear()
+            if not self.pin.value():
+                return
+            await self._edge.wait()

@@ -29,16 +29,15 @@ async def identify(bus, addr, dialect="auto"):
     found = proto.dialect_of(status)
     if found is None:
         raise SlaveError("0x%02x: not a DUCO slave (status %r)" % (addr, bytes(status)))
-    found = chr(found)
-    if dialect != "auto" and dialect != found:
-        raise SlaveError("0x%02x: configured dialect %s, slave speaks %s" % (addr, dialect, found))
-    driver = (Ours if found == "d" else Yaum)(bus, addr)
+    driver = (Ours if found == proto.DIALECT else Yaum)(bus, addr)
+    if dialect != "auto" and dialect != driver.dialect:
+        raise SlaveError("0x%02x: configured dialect %s, slave speaks %s" % (addr, dialect, chr(found)))
     await driver.read_ducoid()
     return driver
 
 
 class Ours:
-    dialect = "d"
+    dialect = "d"  # the config's name for our protocol, whatever its version char
     max_diff = proto.MAX_DIFF
 
     def __init__(self, bus, addr):

@@ -7,6 +7,7 @@ from ducorig_host.cli import dispatch
 
 BENCHES: dict[str, tuple[str, str]] = {
     "pool": ("ducorig_host.poolbench", "the pool emulator's per-share latency on loopback"),
+    "cycle": ("ducorig_host.cyclebench", "the simulated rig's share cycle: efficiency, overhead, ESP8266 load, heap"),
     "avr": ("ducorig_host.avrbench", "the Pro Mini DUCO-S1 core in simavr: cycles per hash, H/s, flash, RAM"),
 }
 

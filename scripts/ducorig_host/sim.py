@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ducorig_host import esp8266
-from ducorig_host.simrig import SimError, SimRig, SimSpec, parse_slaves
+from ducorig_host.simrig import ESP8266_HEAPSIZE, HEAPSIZE, SimError, SimRig, SimSpec, parse_slaves
 
 PHASES = ("job", "i2c", "hash", "submit")
 
@@ -27,12 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--i2c-hz", type=int, default=100_000, help="I2C clock (default 100000)")
     parser.add_argument("--ready-line", action="store_true", help="poll only when the shared ready line says so")
     parser.add_argument("--console", action="store_true", help="give this terminal to the rig's console")
+    parser.add_argument("--heap", default=HEAPSIZE,
+                        help=f"MicroPython heap (default {HEAPSIZE}; the ESP8266-like target {ESP8266_HEAPSIZE} "
+                             "is not reached yet)")
     parser.add_argument("--workdir", type=Path, help="where the .mpy files, config and log go (default: a temp dir)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        spec = SimSpec(parse_slaves(args.slaves), args.rtt, args.jitter, args.i2c_hz, args.ready_line)
+        spec = SimSpec(parse_slaves(args.slaves), args.rtt, args.jitter, args.i2c_hz, args.ready_line,
+                       heapsize=args.heap)
     except SimError as e:
         print(f"ducorig sim: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,122 @@
+"""`ducorig bench cycle`: the share cycle of the simulated rig, one run per
+configuration (slaves x RTT x ready line), all figures from that run.
+
+Definitions (issue: the rig):
+* efficiency: pool-side accepted shares per second per slave, divided by the
+  ideal 1 / (mean hash time reported by the slaves + 2 RTT).
+* overhead: median and p95 of (share cycle - hash time - job wait - submit
+  wait), from the controller's histogram (1 ms buckets); with no jitter the
+  two waits are the RTT plus the emulator's sub-millisecond service time.
+* CPU per share: the micropython process's CPU time (/proc) / accepted shares.
+* ESP8266 load and efficiency: ducorig_host.esp8266 (the formulas are there).
+* heap: the controller samples free heap after gc.collect() every 30 s; min
+  and slope (bytes per minute, least squares)."""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ducorig_host import esp8266
+from ducorig_host.simrig import HEAPSIZE, SimRig, SimSpec
+
+DIFF = 6  # the emulator's AVR tier
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--slaves", default="3,10,20", help="comma list of slave counts (default 3,10,20)")
+    parser.add_argument("--rtt", default="20,100,250", help="comma list of RTTs in ms (default 20,100,250)")
+    parser.add_argument("--ready", default="off,on", help="ready line: off, on or off,on (default)")
+    parser.add_argument("--seconds", type=float, default=90.0, help="measured time per configuration (default 90)")
+    parser.add_argument("--i2c-hz", type=int, default=100_000)
+    parser.add_argument("--heap", default=HEAPSIZE, help=f"MicroPython heap (default {HEAPSIZE})")
+    parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
+
+
+def run(args: argparse.Namespace) -> int:
+    counts = [int(n) for n in args.slaves.split(",")]
+    rtts = [float(r) for r in args.rtt.split(",")]
+    readies = [r == "on" for r in args.ready.split(",")]
+    for n, rtt, ready in itertools.product(counts, rtts, readies):
+        figures = measure(SimSpec(["model"] * n, rtt, 0.0, args.i2c_hz, ready, heapsize=args.heap), args.seconds)
+        print(json.dumps(figures, sort_keys=True) if args.json else line(figures), flush=True)
+    return 0
+
+
+def measure(spec: SimSpec, seconds: float) -> dict[str, Any]:
+    rig = SimRig(spec, Path(tempfile.mkdtemp(prefix="ducorig-bench-")))
+    rig.start()
+    try:
+        warmup = 5.0 + 0.2 * len(spec.slaves)  # staggered starts and first connects
+        time.sleep(warmup)
+        base = _sample(rig)
+        time.sleep(seconds)
+        end = _sample(rig)
+    finally:
+        rig.stop()
+    return figures(spec, base, end, rig)
+
+
+def _sample(rig: SimRig) -> dict[str, Any]:
+    if not rig.alive():
+        raise RuntimeError(f"the controller died; see {rig.workdir / 'rig.log'}")
+    return {"t": time.monotonic(), "cpu": rig.cpu_seconds(), "pool": rig.pool_accepted(),
+            "snapshot": rig.collected.latest}
+
+
+def figures(spec: SimSpec, base: dict[str, Any], end: dict[str, Any], rig: SimRig) -> dict[str, Any]:
+    wall = end["t"] - base["t"]
+    n = len(spec.slaves)
+    shares = end["pool"] - base["pool"]
+    s0, s1 = base["snapshot"], end["snapshot"]
+    slaves = list(zip(s0["slaves"], s1["slaves"]))
+    accepted = sum(b["accepted"] - a["accepted"] for a, b in slaves)
+    hash_s = sum(b["hash_s"] - a["hash_s"] for a, b in slaves)
+    mean_hash = hash_s / accepted if accepted else 0.0
+    ideal = mean_hash + 2 * spec.rtt_ms / 1000
+    efficiency = (shares / wall / n) * ideal if ideal else 0.0
+    cpu = end["cpu"] - base["cpu"]
+    wire_us = s1["rig"]["wire_us"] - s0["rig"]["wire_us"]
+    load = esp8266.load(cpu, wire_us, wall)
+    overhead_ms, overhead_p95 = s1["rig"]["overhead_ms"]
+    cpu_per_share = cpu / shares if shares else 0.0
+    heap = rig.collected.heap
+    return {
+        "slaves": n, "rtt_ms": spec.rtt_ms, "i2c_hz": spec.i2c_hz, "ready_line": spec.ready_line,
+        "diff": DIFF, "hashrate": round(sum(b["hashrate"] for _, b in slaves) / n, 1),
+        "duration_s": round(wall, 1), "shares": shares, "efficiency": round(efficiency, 4),
+        "overhead_ms": overhead_ms, "overhead_p95_ms": overhead_p95,
+        "busy_fraction": round(min((b["hash_s"] - a["hash_s"]) / wall for a, b in slaves), 4),
+        "cpu_us_per_share": round(cpu_per_share * 1e6, 1),
+        "esp8266_load": round(load, 3),
+        "esp8266_efficiency": round(esp8266.efficiency(ideal, (overhead_ms or 0) / 1000, cpu_per_share, load), 4),
+        "free_heap_min": min((h for _, h in heap), default=None),
+        "free_heap_slope": slope(heap),
+        "rejected": s1["rig"]["rejected"] - s0["rig"]["rejected"],
+        "lost": s1["rig"]["lost"] - s0["rig"]["lost"],
+        "heapsize": spec.heapsize,
+    }
+
+
+def slope(samples: list[tuple[float, int]]) -> float | None:
+    """Least-squares slope of free heap, bytes per minute; None below 2 samples."""
+    if len(samples) < 2:
+        return None
+    n = len(samples)
+    mt = sum(t for t, _ in samples) / n
+    mh = sum(h for _, h in samples) / n
+    var = sum((t - mt) ** 2 for t, _ in samples)
+    return round(60 * sum((t - mt) * (h - mh) for t, h in samples) / var, 1) if var else None
+
+
+def line(f: dict[str, Any]) -> str:
+    return (f"{f['slaves']:2d} slaves rtt {f['rtt_ms']:5.0f} ms ready {'on ' if f['ready_line'] else 'off'}: "
+            f"eff {f['efficiency']:.3f}, overhead {f['overhead_ms']}/{f['overhead_p95_ms']} ms, "
+            f"busy>={f['busy_fraction']:.2f}, cpu {f['cpu_us_per_share']:.0f} us/share, "
+            f"ESP8266 load {f['esp8266_load']:.0%} eff {f['esp8266_efficiency']:.3f}, "
+            f"heap min {f['free_heap_min']} slope {f['free_heap_slope']}, "
+            f"{f['shares']} shares, {f['rejected']} rejected, {f['lost']} lost")

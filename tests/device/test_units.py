@@ -1,0 +1,138 @@
+# Small parts of the controller on both runtimes: stats, the bus's error
+# mapping and retries, the ready line, tier choice, the stats report.
+# The I2C object and the pin are test doubles: no GPIO exists here.
+# mpunit: heapsize=256k
+import asyncio
+from errno import ENODEV, ETIMEDOUT
+
+from ducorig import bus, report, slave, stats, worker
+from ducorig.ready import PinReady
+
+
+class FakeI2C:
+    def __init__(self, errors=(), acks=None):
+        self.errors = list(errors)
+        self.acks = acks
+        self.calls = 0
+
+    def writeto(self, addr, buf, stop=True):
+        self.calls += 1
+        if self.errors:
+            raise OSError(self.errors.pop(0))
+        return len(buf) if self.acks is None else self.acks
+
+    def readfrom_into(self, addr, buf, stop=True):
+        self.calls += 1
+        buf[:] = b"x" * len(buf)
+
+
+async def expect(exc_type, coro):
+    try:
+        await coro
+    except exc_type as e:
+        return e
+    raise AssertionError("%s not raised" % exc_type.__name__)
+
+
+def test_histogram_percentiles():
+    h = stats.Histogram()
+    assert h.percentile(50) is None
+    for ms in range(100):
+        h.add(ms)
+    assert (h.percentile(50), h.percentile(95)) == (50, 95)
+    h.add(10000)  # beyond the limit: the last bucket
+    assert h.percentile(100) == 401
+
+
+def test_slave_stats_rate_and_counts():
+    s = stats.SlaveStats("pm0", 8)
+    s.hashes, s.hash_us = 680, 2000000
+    assert s.hashrate() == 340.0
+    s.count(s.rejected, "Incorrect result")
+    s.count(s.rejected, "Incorrect result")
+    assert s.as_dict()["rejected"] == {"Incorrect result": 2}
+
+
+async def test_bus_retries_a_missing_ack_then_succeeds():
+    i2c = FakeI2C(errors=[ENODEV, ENODEV])
+    b = bus.Bus(i2c, retry_ms=1)
+    await b.write(8, b"S")
+    assert (i2c.calls, b.failures) == (3, 2)
+
+
+async def test_bus_gives_up_with_slave_absent():
+    b = bus.Bus(FakeI2C(errors=[ENODEV] * 10), retry_ms=1)
+    e = await expect(bus.SlaveAbsent, b.write(8, b"S"))
+    assert e.addr == 8 and "0x08" in str(e)
+
+
+async def test_bus_short_write_is_not_retried():
+    i2c = FakeI2C(acks=2)
+    await expect(bus.ShortWrite, bus.Bus(i2c, retry_ms=1).write(8, b"Labc"))
+    assert i2c.calls == 1
+
+
+async def test_bus_recovers_after_a_stretch_timeout():
+    fresh = FakeI2C()
+    recovered = []
+
+    def recover():
+        recovered.append(1)
+        return fresh
+
+    b = bus.Bus(FakeI2C(errors=[ETIMEDOUT]), recover, retry_ms=1)
+    await b.write(8, b"S")
+    assert recovered == [1] and b.i2c is fresh
+
+
+class FakePin:
+    IRQ_FALLING = 2
+
+    def __init__(self):
+        self.level = 1
+        self.handler = None
+
+    def irq(self, handler, trigger):
+        assert trigger == self.IRQ_FALLING
+        self.handler = handler
+
+    def value(self):
+        return self.level
+
+    def fall(self):
+        self.level = 0
+        self.handler(self)
+
+
+async def test_ready_line_wakes_on_a_falling_edge():
+    pin = FakePin()
+    line = PinReady(pin)
+    waiter = asyncio.create_task(line.wait_low())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    pin.fall()
+    await asyncio.wait_for(waiter, 1)
+    assert line.value() == 0
+    await asyncio.wait_for(line.wait_low(), 1)  # already low: returns at once
+
+
+def test_tier_follows_the_measured_rate():
+    assert [worker.tier_for(r) for r in (196, 379, 380, 600, 2068)] == ["AVR", "AVR", "MEGA", "ARM", "DUE"]
+
+
+def test_report_snapshot_has_rig_and_slaves():
+    class Rig:
+        pass
+
+    rig = Rig()
+    rig.stats = stats.RigStats()
+    rig.stats.add_slave("pm0", 8)
+    rig.bus = bus.Bus(FakeI2C())
+    rig.poll_ms = 30
+    snap = report.snapshot(rig)
+    assert snap["rig"]["poll_ms"] == 30 and snap["slaves"][0]["name"] == "pm0"
+
+
+async def test_identify_refuses_what_is_not_a_duco_slave():
+    e = await expect(slave.SlaveError, slave.identify(bus.Bus(FakeI2C()), 8))
+    assert "not a DUCO slave" in str(e)
