@@ -5,13 +5,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: sim test deps clean
+.PHONY: sim test deps system clean
 
 sim: $(STAMP)
 	$(BIN)/ducorig sim
 
-test: $(STAMP)
+test: system $(STAMP)
 	$(BIN)/python -m pytest
+
+# What pip cannot install: as root on Debian it installs itself (make deps);
+# elsewhere it says what to run (the AVR tests skip without it, fail under CI).
+system:
+	@if command -v avr-gcc >/dev/null && pkg-config --exists simavr 2>/dev/null \
+	    && [ -d /usr/share/arduino/hardware/arduino/avr/cores/arduino ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then $(MAKE) deps; \
+	else echo "note: the AVR tool chain is missing: run 'sudo make deps'"; fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
