@@ -158,8 +158,10 @@ class Yaum:
     reset = clear  # yaum has no reset command
 
     async def _until_not_busy(self):
-        for _ in range(10):
+        # loop() takes each command within a millisecond or so; allow 100 ms
+        # for a slow slave or a busy controller.
+        for _ in range(50):
             if await self.poll() != proto.BUSY:
                 return
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.002)
         raise SlaveError("slave stays busy")

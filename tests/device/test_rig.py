@@ -52,11 +52,12 @@ def control(addr, name, value=1):
 
 
 async def test_every_slave_mines_in_its_own_task():
-    slaves = await run_until(make_rig("rig-mines"), lambda ss: all(s.accepted >= 3 for s in ss))
+    r = make_rig("rig-mines")
+    slaves = await run_until(r, lambda ss: all(s.accepted >= 3 for s in ss))
     assert [s.dialect for s in slaves] == ["d", "d", "d", "c"]
     assert len(set(s.ducoid for s in slaves)) == 4
     for s in slaves:
-        assert s.rejected == {} and s.lost == {} and s.errors == {}, s.as_dict()
+        assert s.rejected == {} and s.lost == {} and s.errors == {}, (s.as_dict(), r.out.lines)
         assert s.phases[2].count >= 3 and s.hashrate() > 0
 
 
