@@ -5,7 +5,6 @@ import asyncio
 import gc
 import sys
 
-from ducorig import config as configmod
 from ducorig.bus import Bus
 from ducorig.pool import ConnectLimiter, PoolClient
 from ducorig.stats import RigStats
@@ -25,6 +24,9 @@ class Rig:
         self.verbose = False
         self.paused = False
         self.held = 0  # workers waiting in gate()
+        self.quota = None  # shares left before a pause (console "n g"), None: no limit
+        self.console = False  # run the console task on stdin (main() decides)
+        self.wdt = None  # the armed watchdog, once there is one (none yet)
         self._resume = asyncio.Event()
         self._resume.set()
         self.rediscover_requests = 0
@@ -42,8 +44,19 @@ class Rig:
         self.out.write(text + "\n")
 
     async def gate(self):
-        """Where a worker waits, between shares, while the rig is paused."""
-        while self.paused and self.running:
+        """Where a worker waits, between shares, while the rig is paused; with
+        a quota, each pass takes one share of it and the rig pauses when none
+        is left."""
+        while self.running:
+            if not self.paused:
+                if self.quota is None:
+                    return
+                if self.quota > 0:
+                    self.quota -= 1
+                    return
+                self.quota = None
+                self.paused = True
+                self.log("quota done: paused")
             self._resume.clear()
             self.held += 1
             try:
@@ -64,9 +77,26 @@ class Rig:
         self.running = False
         self._resume.set()
 
+    def safe_reboot(self):
+        """Hook for the console's stop once a watchdog is armed: reboot into
+        the REPL without autostart (an RTC-memory flag that boot.py/main.py
+        must honour; neither the watchdog nor that check exists yet)."""
+        import machine
+
+        machine.RTC().memory(b"ducorig:noauto")
+        machine.reset()
+
+    async def close(self):
+        for worker in self.workers:
+            await worker.client.close()
+
     async def run(self):
         tasks = []
         try:
+            if self.console:  # first: it answers while the workers start
+                from ducorig.console import Console
+
+                tasks.append(asyncio.create_task(Console(self).run()))
             for worker in self.workers:
                 tasks.append(asyncio.create_task(worker.run()))
                 await asyncio.sleep(self.cfg.stagger_ms / 1000)  # the pool likes staggered starts
@@ -83,8 +113,7 @@ class Rig:
             self.running = False
             for t in tasks:
                 t.cancel()
-            for worker in self.workers:
-                await worker.client.close()
+            await self.close()
 
     async def _sleep_while_running(self, seconds):
         for _ in range(seconds * 10):
@@ -135,24 +164,41 @@ def make_i2c(cfg):
     return i2c, ready, pin_recovery(machine, cfg.i2c.scl, cfg.i2c.sda, cfg.i2c.freq)
 
 
-def main(path=configmod.DEFAULT_PATH):
+def console_wanted():
+    """The console runs on the chip (UART/WebREPL) and on a terminal."""
+    if sys.platform == "esp8266":
+        return True
+    import os
+
+    return os.system("test -t 0") == 0
+
+
+def main(path="config.json", console=None):
     """Load the config and mine until stopped. A broken config stops here,
-    with every problem named by its key."""
+    with every problem named by its key. console: None runs the console
+    task when stdin is a terminal (or on the chip), True/False force it."""
+    import ducorig
+    from ducorig import config
+
     try:
-        cfg = configmod.load(path)
-    except configmod.ConfigError as e:
+        cfg = config.load(path)
+    except config.ConfigError as e:
         for problem in e.problems:
             print("config error:", problem)
         return None
-    # The checker's tables are only needed at start: give their RAM back.
-    del sys.modules["ducorig.config"]
+    # The checker's tables are only needed at start: give their RAM back
+    # (the console's config command imports the module again).
+    del config, ducorig.config, sys.modules["ducorig.config"]
     gc.collect()
     i2c, ready, recover = make_i2c(cfg)
     rig = Rig(cfg, i2c, ready, recover)
+    rig.console = console_wanted() if console is None else console
     try:
         asyncio.run(rig.run())
-    except KeyboardInterrupt:
-        print("ducorig: stopped")
+    except KeyboardInterrupt:  # escapes asyncio.run: the tasks' finally blocks never ran
+        asyncio.new_event_loop()
+        asyncio.run(rig.close())
     finally:
         asyncio.new_event_loop()  # asyncio.run keeps tasks between runs on MicroPython
+    print("ducorig: stopped")
     return rig

@@ -25,7 +25,11 @@ async def identify(bus, addr, dialect="auto"):
     """Clear the slave, read its dialect and DUCOID; the matching driver."""
     status = bytearray(proto.STATUS_LEN)
     await bus.write(addr, proto.CLEAR)
-    await bus.write_read(addr, proto.STATUS, status)
+    for _ in range(50):  # a yaum slave is busy until its loop() has taken the A
+        await bus.write_read(addr, proto.STATUS, status)
+        if status[0] != proto.BUSY:
+            break
+        await asyncio.sleep(0.002)
     found = proto.dialect_of(status)
     if found is None:
         raise SlaveError("0x%02x: not a DUCO slave (status %r)" % (addr, bytes(status)))

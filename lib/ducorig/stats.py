@@ -64,6 +64,10 @@ class SlaveStats:
         self.state = "start"
         self.dialect = None
         self.ducoid = None
+        self.zero()
+
+    def zero(self):
+        """Restart the counters in place (the worker keeps counting into this object)."""
         self.phases = [Phase() for _ in PHASES]
         self.accepted = 0
         self.blocks = 0
@@ -114,10 +118,8 @@ class RigStats:
         return s
 
     def reset(self):
-        for i, s in enumerate(self.slaves):
-            fresh = SlaveStats(s.name, s.address)
-            fresh.state, fresh.dialect, fresh.ducoid = s.state, s.dialect, s.ducoid
-            self.slaves[i] = fresh
+        for s in self.slaves:
+            s.zero()
         self.overhead = Histogram()
         self.free_heap_min = None
         self.started = ticks_ms()

@@ -40,11 +40,15 @@ class Worker:
         self.done = False  # the slave holds a result
         self.started = 0  # ticks when the current job went to the slave
         self._last_feedback = None
+        self.redial = False  # the console asks for a fresh pool connection
 
     async def run(self):
         while self.rig.running:
             await self.rig.gate()
             try:
+                if self.redial:
+                    self.redial = False
+                    await self.client.close()
                 if self.slave is None:
                     await self._identify()
                 if not self.client.connected:

@@ -1,5 +1,7 @@
 # ducorig.config on both runtimes: a bad value is reported by its key with the
 # reason, every problem at once, and nothing is half-configured.
+import os
+
 from ducorig import config
 
 GOOD = {"user": "alice", "pool": {"host": "127.0.0.1", "port": 6000},
@@ -57,9 +59,13 @@ def test_every_problem_is_reported_at_once():
 
 def test_a_missing_or_broken_file_is_a_config_error():
     assert "cannot read" in problems_of_load("/nonexistent/config.json")
-    with open("broken.json", "w") as f:
+    path = (os.getenv("TMPDIR") or "/tmp") + "/ducorig-broken-config.json"
+    with open(path, "w") as f:
         f.write("{not json")
-    assert "not valid JSON" in problems_of_load("broken.json")
+    try:
+        assert "not valid JSON" in problems_of_load(path)
+    finally:
+        os.remove(path)
 
 
 def problems_of_load(path):

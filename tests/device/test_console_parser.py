@@ -1,0 +1,161 @@
+# The console's parser and command table on both runtimes: bytes in, lines
+# out, against a stand-in rig (no bus, no pool).
+# mpunit: heapsize=128k
+import asyncio
+
+from ducorig import console
+
+
+class Out:
+    def __init__(self):
+        self.lines = []
+        self.part = ""
+
+    def write(self, text):
+        self.part += text
+        while "\n" in self.part:
+            i = self.part.find("\n")
+            self.lines.append(self.part[:i])
+            self.part = self.part[i + 1:]
+
+
+class Stats:
+    def __init__(self, name):
+        self.name = name
+        self.state = "hash"
+        self.accepted = 2
+        self.rejected = {}
+        self.last_bad = None
+
+    def hashrate(self):
+        return 340.0
+
+    def busy_fraction(self):
+        return 0.5
+
+
+class W:
+    def __init__(self, name):
+        self.stats = Stats(name)
+        self.redial = False
+
+
+class Rig:
+    def __init__(self):
+        self.running = True
+        self.paused = False
+        self.quota = None
+        self.held = 0
+        self.verbose = False
+        self.workers = [W("a"), W("b"), W("c")]
+        self.out = Out()
+
+    def stop(self):
+        self.running = False
+
+    def pause(self, p=True):
+        self.paused = p
+
+
+def feed(data):
+    rig = Rig()
+    con = console.Console(rig)
+    con.err_t = None
+
+    async def go():
+        for c in data:
+            con.err_t = None  # every error printed (no burst hushing here)
+            if not await con.key(c):
+                break
+
+    asyncio.run(go())
+    return rig, con, rig.out.lines
+
+
+def test_digits_select_and_value():
+    rig, con, lines = feed(b"1#2g")
+    assert con.sel == 1 and lines[0] == "slave 1: b"
+    assert rig.quota == 2 and lines[-1] == "mining 2 more shares"
+
+
+def test_hash_alone_selects_all_and_bad_index_is_refused():
+    rig, con, lines = feed(b"1##7#")
+    assert con.sel is None and "all slaves" in lines and lines[-1] == "? no slave 7 (0..2)"
+
+
+def test_backspace_edits_the_number():
+    rig, con, lines = feed(b"12\x08\x7f5#")
+    assert lines[-1] == "? no slave 5 (0..2)"
+    rig, con, lines = feed(b"13\x08#")
+    assert con.sel == 1
+
+
+def test_esc_clears_and_arrow_sequences_are_discarded():
+    rig, con, lines = feed(b"2\x1b#")
+    assert con.sel is None and lines == ["all slaves"]
+    rig, con, lines = feed(b"\x1b[A\x1b[1;5C\x1bOP\x1b[15~1#")
+    assert lines == ["slave 1: b"] and con.num is None
+
+
+def test_unknown_letter_and_non_ascii_get_one_line_each():
+    rig, con, lines = feed(b"j\xff")
+    assert lines == ["? unknown command j (? for help)", "? bad key 0xff"]
+    assert rig.running
+
+
+def test_numbers_too_large():
+    rig, con, lines = feed(b"123456g99999999999g5p")
+    assert lines == ["? g: 123456 is too large (max 99999)", "? g: 10000000 is too large (max 99999)",
+                     "? p takes no number"]
+    assert rig.quota is None and not rig.paused
+
+
+def test_a_burst_of_garbage_is_one_line_not_a_flood():
+    rig = Rig()
+    con = console.Console(rig)
+
+    async def go():
+        for c in b"\xfe\xfdjkl\xff\x80\x81" * 8:
+            await con.key(c)
+        await asyncio.sleep(0.4)
+        await con.key(ord("j"))
+
+    asyncio.run(go())
+    assert len(rig.out.lines) == 2 and "ignored" in rig.out.lines[1] and rig.running
+
+
+def test_pause_go_verbose_quit():
+    rig, con, lines = feed(b"p")
+    assert rig.paused
+    rig, con, lines = feed(b"pgv0v1v")
+    assert not rig.paused and rig.verbose and lines[-3:] == ["verbose on", "verbose off", "verbose on"]
+    rig, con, lines = feed(b"qo")
+    assert not rig.running and lines[0].startswith("stopping") and lines[-1] == "stopped, 0 held"
+
+
+def test_ctrl_c_stops_and_stops_reading():
+    rig, con, lines = feed(b"\x03\x01o")
+    assert not rig.running and con.interrupted and len(lines) == 1
+
+
+def test_overview_and_help_fit_80_columns():
+    rig, con, lines = feed(b"o?")
+    assert lines[0].startswith("0 a") and "eff100%" in lines[0] and "eff 96%" in lines[1]
+    assert len(lines) == 4 + len(console.CMDS) + 2
+    assert all(len(line) < 80 for line in lines)
+
+
+def test_the_command_table_is_data():
+    letters = [c[0] for c in console.CMDS]
+    assert len(letters) == len(set(letters))
+    for letter, name, top, text in console.CMDS:
+        assert hasattr(console.Console, name) and len(text) < 74
+
+
+def test_raw_line_needs_a_selection_and_a_pause():
+    rig, con, lines = feed(b">")
+    assert lines == ["? select a slave first: n#"]
+    rig, con, lines = feed(b"1#>")
+    assert lines[-1] == "? pause first (p): the worker owns the slave"
+    rig, con, lines = feed(b"1#p>V12\x1b")
+    assert con.line is None and lines[-1].endswith("cancelled")
