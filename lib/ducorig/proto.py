@@ -1,5 +1,5 @@
 # The Pro Mini I2C protocol codec (docs/i2c-protocol.md): the frames a master
-# writes and the replies it reads, for our dialect ('d') and for the seed's
+# writes and the replies it reads, for our dialect ('e') and for the seed's
 # yaum slave ('c'). Pure: no I/O, so the slave driver, the conformance suite
 # and the host-side slave models share one definition of every byte.
 
@@ -11,9 +11,11 @@ class ProtoError(ValueError):
 MAX_TRANSFER = 32  # AVR Wire buffer: no transfer of ours is longer
 MAX_WRITE = 31  # our longest write; a slave that receives 32 bytes saw an over-long one
 MAX_DIFF = 655  # 100 * diff must fit the sketch's 16-bit nonce (as in the official sketch)
+MAX_RATE_CAP = 9999  # W takes 1..4 digits
+DEFAULT_RATE_CAP = 370  # H/s after every reset: just under the pool's AVR tier (380)
 DIFF_DIGITS = 6  # the O frame's difficulty field: 1..6 digits, so 31 bytes at most
 
-DIALECT = 0x64  # 'd': status byte 1 of our slaves
+DIALECT = 0x65  # 'e': status byte 1 of our slaves ('d' had no rate cap; never shipped)
 YAUM_DIALECT = 0x63  # 'c': status byte 1 of a yaum slave right after A
 
 # Selectors and commands without payload.
@@ -92,6 +94,15 @@ def difficulty_frame(diff):
     return b"D%02d" % diff
 
 
+def rate_cap_frame(hs):
+    """W with the rate cap in H/s (0: none). The slave idles between nonces
+    to stay at or under it, from the next job on; every reset restores
+    DEFAULT_RATE_CAP, so a master sends it again after state Z."""
+    if not 0 <= hs <= MAX_RATE_CAP:
+        raise ValueError("the rate cap is 0..9999 H/s")
+    return b"W%d" % hs
+
+
 def address_frame(address):
     """V with two digits: move the slave to address 8..99 (kept in EEPROM)."""
     if not 8 <= address <= 99:
@@ -102,7 +113,7 @@ def address_frame(address):
 def status_state(buf):
     """The state byte of a status reply of our dialect; ProtoError if garbled."""
     if len(buf) < STATUS_LEN or buf[1] != DIALECT or buf[0] not in STATES or buf[2] not in VERDICTS:
-        raise ProtoError("not a status of dialect d: %r" % bytes(buf[:STATUS_LEN]))
+        raise ProtoError("not a status of dialect e: %r" % bytes(buf[:STATUS_LEN]))
     return buf[0]
 
 

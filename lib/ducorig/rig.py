@@ -132,18 +132,20 @@ class Rig:
             while self.running and self.ready.value() == 0:
                 waiting = [w for w in self.workers if w.hashing and not w.done and w._uses_ready_line()]
                 waiting.sort(key=lambda w: w.started)  # ticks: fine over any one job's span
-                found = None
+                found = False
                 for worker in waiting:
                     try:
                         if await worker.poll_for_watcher():
-                            found = worker
+                            found = True
                             break
                     except Exception:  # the worker meets the same fault and handles it
                         pass
-                while found is not None and found.done and self.running:
-                    await asyncio.sleep(0.001)  # it reads and clears: the line may rise
-                if found is None:
-                    await asyncio.sleep(self.poll_ms / 1000)  # low, but nobody done yet
+                # A done slave holds the line until its worker has read and
+                # cleared it (a few ms): wait for that, not a whole poll interval.
+                while self.running and any(w.done for w in self.workers):
+                    await asyncio.sleep(0.001)
+                if not found and not waiting:
+                    await asyncio.sleep(self.poll_ms / 1000)  # low, and nobody to ask
 
 
 def make_i2c(cfg):

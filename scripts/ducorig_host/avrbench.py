@@ -1,10 +1,11 @@
 """`ducorig bench avr`: the Pro Mini DUCO-S1 core (firmware/minipro) in simavr.
 
-Builds the benchmark image with `make -C firmware/minipro` for 16 and 8 MHz,
-runs seeded diff-8 jobs in the ducosim harness and reports exact cycle counts
-(simavr is cycle-exact and deterministic, so these are not wall-clock figures).
-Everything comes from Debian's avr-gcc (5.4); the Arduino IDE ships 7.3, which
-only changes the C++ around the assembler core."""
+Builds the benchmark image and the sketch with `make -C firmware/minipro` for
+16 and 8 MHz, runs seeded diff-8 jobs in the ducosim harness (the bare core)
+and through the sketch's I2C protocol in the avrsim harness, and reports exact
+cycle counts (simavr is cycle-exact and deterministic, so these are not
+wall-clock figures). Everything comes from Debian's avr-gcc (5.4); the Arduino
+IDE ships 7.3, which only changes the C++ around the assembler core."""
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,11 @@ import json
 import random
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ducorig import proto
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware" / "minipro"
 HARNESS = FIRMWARE / "build" / "ducosim"
@@ -129,6 +133,45 @@ def image_size(elf: Path) -> tuple[int, int]:
     return sections.get(".text", 0) + sections.get(".data", 0), sections.get(".data", 0) + sections.get(".bss", 0)
 
 
+def sketch_figures(elf: Path, f_cpu: int, jobs: list[Job], cap: int) -> dict[str, float]:
+    """The jobs through the sketch's I2C protocol (avrsim, lockstep) with rate cap
+    `cap` (0: none): active (not sleeping) CPU cycles per share, from the job's
+    O frame to the result, mean; the true rate from the GPIOR0 marks around
+    the hashing; cycles per hash between those marks."""
+    from ducorig_host.simbus import avr
+
+    address = 0x10
+    active = cycles = hashes = 0
+    with tempfile.TemporaryDirectory(prefix="ducorig-bench-") as tmp:
+        eeprom = Path(tmp) / "eeprom.bin"
+        eeprom.write_bytes(avr.factory_eeprom(address))
+        with avr.Harness(elf, eeprom, f_cpu=f_cpu) as sim:
+            sim.run_until_armed()
+            sim.write(address, proto.rate_cap_frame(cap))
+            for job in jobs:
+                *head, last = proto.job_frames(job.last_hash, job.expected, job.diff)
+                for frame in head:
+                    sim.write(address, frame)
+                marks, before = len(sim.marks), sim.state
+                sim.write(address, last)
+                while not any(m[0] == avr.MARK_END for m in sim.marks[marks:]):
+                    sim.run_us(20_000)
+                sim.write(address, proto.STATUS)  # the mark comes just before the result is published
+                while sim.read(address, proto.STATUS_LEN)[1][0] == proto.BUSY:
+                    sim.run_us(200)
+                sim.write(address, proto.RESULT)
+                state, nonce, _ = proto.parse_result(sim.read(address, proto.RESULT_LEN)[1])
+                if (state, nonce) != (proto.FOUND, job.nonce):
+                    raise RuntimeError(f"the sketch answered {chr(state)} {nonce} for {job}")
+                start = next(m for m in sim.marks[marks:] if m[0] == avr.MARK_START)
+                end = next(m for m in sim.marks[marks:] if m[0] == avr.MARK_END)
+                active += (end[1] - before.cycle) - (end[2] - before.sleep_cycles)
+                cycles += end[1] - start[1]
+                hashes += nonce + 1
+    return {"active_cycles_per_share": active / len(jobs), "true_hs": hashes * f_cpu / cycles,
+            "cycles_per_hash": cycles / hashes}
+
+
 def compiler() -> str:
     version = subprocess.run(["avr-gcc", "-dumpversion"], capture_output=True, text=True, check=True).stdout
     return f"avr-gcc {version.strip()} (Debian gcc-avr)"
@@ -139,6 +182,10 @@ def figures(jobs: int = 24, seed: int = 8) -> dict[str, object]:
     images = {f: build(f) for f in FREQUENCIES}
     per_hash = {f: cycles_per_hash(images[f], f, job_set) for f in FREQUENCIES}
     flash, ram = image_size(images[16_000_000])
+    sketch = images[16_000_000].with_name("minipro.elf")
+    sketch_flash, sketch_ram = image_size(sketch)
+    capped = sketch_figures(sketch, 16_000_000, job_set, proto.DEFAULT_RATE_CAP)
+    flat = sketch_figures(sketch, 16_000_000, job_set[:4], 0)
     return {
         "cycles_per_hash": round(per_hash[16_000_000], 1),
         "hs_16mhz": round(16e6 / per_hash[16_000_000], 1),
@@ -146,8 +193,14 @@ def figures(jobs: int = 24, seed: int = 8) -> dict[str, object]:
         "flash_bytes": flash,
         "ram_bytes": ram,
         "compiler": compiler(),
-        # The rate cap belongs to the I2C sketch (part B), not to this image.
-        "active_cycles_per_share_capped": None,
+        # The sketch (minipro.ino) with its default rate cap, jobs sent over I2C:
+        # the CPU sleeps between nonces, and these are the cycles it is awake.
+        "active_cycles_per_share": round(capped["active_cycles_per_share"]),
+        "cap_hs": proto.DEFAULT_RATE_CAP,
+        "capped_true_hs": round(capped["true_hs"], 2),
+        "sketch_cycles_per_hash": round(flat["cycles_per_hash"], 1),  # flat out (W0), with the I2C loop
+        "sketch_flash_bytes": sketch_flash,
+        "sketch_ram_bytes": sketch_ram,
         "jobs": jobs,
         "diff": BENCH_DIFF,
         "hashes": sum(job.nonce + 1 for job in job_set),

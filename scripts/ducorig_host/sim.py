@@ -20,7 +20,7 @@ PHASES = ("job", "i2c", "hash", "submit")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--slaves", default="3", help="KIND:COUNT,... with KIND in model, yaum (default 3 = model:3)")
+    parser.add_argument("--slaves", default="3", help="KIND:COUNT,... with KIND in model, yaum, avr (the sketch in simavr, at most 6); default 3 = model:3")
     parser.add_argument("--rtt", type=float, default=50.0, help="pool round-trip time, ms (default 50)")
     parser.add_argument("--jitter", type=float, default=0.0, help="uniform jitter on the RTT, ms")
     parser.add_argument("--minutes", type=float, default=3.0, help="how long to mine (default 3)")

@@ -31,7 +31,18 @@ from ducorig_host.simbus.yaum import YaumSlave
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "lib" / "ducorig"
 FIRST_ADDRESS = 0x08
-MODELS: dict[str, type[WireSlave]] = {"model": DucorigSlave, "yaum": YaumSlave}
+AVR_REALTIME_LIMIT = 6  # = simbus.avr.MAX_REALTIME_SLAVES, without importing it
+KINDS = ("model", "yaum", "avr")
+
+
+def slave_class(kind: str) -> type[WireSlave]:
+    """The bus backend of a slave kind; avr (the real sketch in simavr, in
+    real time) is imported only when asked for."""
+    if kind == "avr":
+        from ducorig_host.simbus.avr import AvrSlave
+
+        return AvrSlave.variant(realtime=True)
+    return {"model": DucorigSlave, "yaum": YaumSlave}[kind]
 # The target is 60k, about what an ESP8266 leaves free with WiFi up (unix
 # objects being ~2x larger). The controller does not fit it yet (its modules
 # take ~64 KB, and 20 slaves ~200 KB live in all), so the default is 512k
@@ -50,13 +61,16 @@ def parse_slaves(spec: str) -> list[str]:
     for part in spec.split(","):
         kind, _, count = part.strip().rpartition(":")
         kind = kind or "model"
-        if kind not in MODELS:
-            raise SimError(f"unknown slave kind {kind!r} in {spec!r}: use {', '.join(MODELS)}")
+        if kind not in KINDS:
+            raise SimError(f"unknown slave kind {kind!r} in {spec!r}: use {', '.join(KINDS)}")
         if not count.isdigit() or int(count) < 1:
             raise SimError(f"bad slave count {count!r} in {spec!r}")
         kinds += [kind] * int(count)
     if not 1 <= len(kinds) <= 20:
         raise SimError(f"{len(kinds)} slaves: a rig has 1..20")
+    if kinds.count("avr") > AVR_REALTIME_LIMIT:
+        raise SimError(f"at most {AVR_REALTIME_LIMIT} avr slaves: each simulated AVR needs up to "
+                       "0.27 of a core in real time, and this machine has 2")
     return kinds
 
 
@@ -105,7 +119,7 @@ class SimRig:
         self.collected = Collected()
         self.emulator = EmulatorThread(EmulatorConfig(rtt_ms=spec.rtt_ms, jitter_ms=spec.jitter_ms))
         self.bus = BusServer(Bus(
-            MODELS[kind](FIRST_ADDRESS + i, ducoid_for(f"sim/{i}")) for i, kind in enumerate(spec.slaves)))
+            slave_class(kind)(FIRST_ADDRESS + i, ducoid_for(f"sim/{i}")) for i, kind in enumerate(spec.slaves)))
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0

@@ -59,11 +59,11 @@ def test_garbled_results_are_rejected():
 
 
 def test_status_replies():
-    assert proto.status_state(b"Bd ") == proto.BUSY
-    assert proto.status_state(b"Rd^") == proto.REFUSED
-    for reply in (b"Bc ", b"Qd ", b"Bd~", b"\x00\x00\x00", b"Bd"):
+    assert proto.status_state(b"Be ") == proto.BUSY
+    assert proto.status_state(b"Re^") == proto.REFUSED
+    for reply in (b"Bc ", b"Bd ", b"Qe ", b"Be~", b"\x00\x00\x00", b"Be"):  # d: the old dialect, no W
         assert rejects(proto.status_state, reply), reply
-    assert proto.dialect_of(b"Id ") == proto.DIALECT
+    assert proto.dialect_of(b"Ie ") == proto.DIALECT == ord("e")
     assert proto.dialect_of(b"Ic ") == proto.YAUM_DIALECT
     assert proto.dialect_of(b"I? ") is None  # yaum after a command: send A first
 
@@ -92,3 +92,14 @@ def test_address_and_difficulty_frames():
         except ValueError:
             pass
     assert proto.difficulty_frame(6) == b"D06" and proto.difficulty_frame(655) == b"D655"
+
+
+def test_rate_cap_frames():
+    assert proto.rate_cap_frame(0) == b"W0" and proto.rate_cap_frame(proto.DEFAULT_RATE_CAP) == b"W370"
+    assert proto.rate_cap_frame(9999) == b"W9999"
+    for hs in (-1, 10000):
+        try:
+            proto.rate_cap_frame(hs)
+            raise AssertionError(hs)
+        except ValueError:
+            pass

@@ -81,9 +81,9 @@ def test_hung_slave_stays_busy_until_reset():
     send_job(i2c, a, 12)
     i2c.writeto(a, proto.CLEAR)  # the hash loop never looks at the abort flag
     i2c.writeto(a, proto.STATUS)
-    assert [i2c.readfrom(a, 3) for _ in range(20)] == [b"Bd "] * 20
+    assert [i2c.readfrom(a, 3) for _ in range(20)] == [b"Be "] * 20
     i2c.writeto(a, proto.RESET)  # the watchdog reset comes from the ISR
-    assert poll(i2c, a, lambda st: st != b"Bd ") == b"Zd "
+    assert poll(i2c, a, lambda st: st != b"Be ") == b"Ze "
     i2c.sim_control(a, "hung", 0)
     assert share(i2c, a)[:2] == (proto.FOUND, 12)
 
@@ -100,7 +100,7 @@ def test_garbled_job_is_refused_and_the_resent_job_works():
     i2c, a = fresh("ours")
     i2c.sim_control(a, "garble_job", 1)  # one bit of the L chunk flips on the wire
     send_job(i2c, a, 12)
-    assert ask(i2c, a, proto.STATUS, 3) in (b"Ed ", b"Rd#")
+    assert ask(i2c, a, proto.STATUS, 3) in (b"Ee ", b"Re#")
     assert share(i2c, a)[:2] == (proto.FOUND, 12)
 
 
@@ -132,7 +132,7 @@ def test_reset_mid_job_shows_booted_and_the_resent_job_works():
     i2c, a = fresh("ours")
     i2c.sim_control(a, "reset_after", 5)
     send_job(i2c, a, 300)
-    assert poll(i2c, a, lambda st: st != b"Bd ") == b"Zd "
+    assert poll(i2c, a, lambda st: st != b"Be ") == b"Ze "
     assert share(i2c, a)[:2] == (proto.FOUND, 12)
 
 

@@ -106,4 +106,9 @@ def test_bench_figures(elf):
     assert figures["hs_16mhz"] == pytest.approx(2 * figures["hs_8mhz"], rel=0.01)
     assert 0 < figures["flash_bytes"] <= 30720 and 0 < figures["ram_bytes"] < 2048
     assert figures["compiler"].startswith("avr-gcc ")
-    assert figures["active_cycles_per_share_capped"] is None
+    # the sketch sleeps between capped nonces: awake for about a hash per nonce, not 5.6
+    hashes_per_share = figures["hashes"] / figures["jobs"]
+    assert figures["active_cycles_per_share"] < 1.3 * hashes_per_share * figures["cycles_per_hash"]
+    assert figures["capped_true_hs"] <= figures["cap_hs"] == 370
+    assert figures["sketch_cycles_per_hash"] < 1.05 * figures["cycles_per_hash"]
+    assert figures["sketch_flash_bytes"] <= 30720 and figures["sketch_ram_bytes"] < 1200

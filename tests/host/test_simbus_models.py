@@ -61,7 +61,7 @@ def test_ours_result_carries_elapsed_microseconds():
     bus, clock = rig(DucorigSlave(0x10, "DUCOID0000000000000001"))
     write_all(bus, 0x10, proto.job_frames(LAST, expected(50), 6))
     clock.now = 50 / 340
-    assert status(bus, 0x10) == b"Bd "
+    assert status(bus, 0x10) == b"Be "
     clock.now = 51 / 340
     bus.write(0x10, b"R", TIMEOUT)
     assert proto.parse_result(bus.read(0x10, 20, TIMEOUT).data) == (proto.FOUND, 50, 150000)
@@ -74,18 +74,18 @@ def test_ours_clear_stops_hashing_at_the_next_nonce():
     clock.now = 1.0
     bus.write(0x10, b"A", TIMEOUT)
     clock.now = 1.0 + 0.9 / 340
-    assert status(bus, 0x10) == b"Bd "
+    assert status(bus, 0x10) == b"Be "
     clock.now = 1.0 + 1 / 340
-    assert status(bus, 0x10) == b"Id "
+    assert status(bus, 0x10) == b"Ie "
 
 
 def test_ours_moves_after_its_eeprom_write():
     bus, clock = rig(DucorigSlave(0x10, "DUCOID0000000000000001"))
     bus.write(0x10, b"V42", TIMEOUT)
     clock.now = ADDRESS_CHANGE_S * 0.9
-    assert status(bus, 0x10) == b"Zd " and bus.read(42, 3, TIMEOUT).kind == "NACK"
+    assert status(bus, 0x10) == b"Ze " and bus.read(42, 3, TIMEOUT).kind == "NACK"
     clock.now = ADDRESS_CHANGE_S
-    assert bus.read(0x10, 3, TIMEOUT).kind == "NACK" and status(bus, 42) == b"Zd "
+    assert bus.read(0x10, 3, TIMEOUT).kind == "NACK" and status(bus, 42) == b"Ze "
 
 
 def test_ours_rearms_after_an_over_long_write():
@@ -93,7 +93,7 @@ def test_ours_rearms_after_an_over_long_write():
     assert bus.write(0x10, b"L" + b"0" * 39, TIMEOUT).acks == 33
     assert bus.write(0x10, b"S", TIMEOUT).kind == "NACK"
     clock.now = 60e-6  # one pass of the idle loop
-    assert status(bus, 0x10) == b"Zd>"
+    assert status(bus, 0x10) == b"Ze>"
 
 
 def test_yaum_status_poll_before_loop_picks_up_the_chunk_loses_its_payload():
@@ -140,7 +140,7 @@ def test_two_slaves_at_one_address_and_the_wire():
     bus, clock = rig(a, b)
     b.eeprom_address = b.address = 0x10
     write_all(bus, 0x10, [b"S"])  # both take it
-    assert bus.read(0x10, 3, TIMEOUT).data == bytes(x & y for x, y in zip(b"Zd ", b"Ic "))
+    assert bus.read(0x10, 3, TIMEOUT).data == bytes(x & y for x, y in zip(b"Ze ", b"Ic "))
     assert bus.read(0x11, 3, TIMEOUT).kind == "NACK"
     a.faults.sda_low = True
     assert bus.read(0x11, 2, TIMEOUT).data == b"\x00\x00" and len(bus.scan(0x08, 0x77, TIMEOUT)) == 112

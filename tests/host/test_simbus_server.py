@@ -16,7 +16,7 @@ def bus() -> Bus:
 def test_requests_and_replies():
     b = bus()
     assert answer(b, "WRITE 16 50000 53\n") == "OK 1 0"
-    assert answer(b, "READ 16 50000 4") == "OK 5a6420ff 0"
+    assert answer(b, "READ 16 50000 4") == "OK 5a6520ff 0"
     assert answer(b, "WRITE 17 50000 53") == "NACK"
     assert answer(b, "WRITE 16 50000 -") == "OK 0 0"
     assert answer(b, "SCAN 8 119 50000") == "OK 16"
@@ -24,7 +24,7 @@ def test_requests_and_replies():
     assert answer(b, "CTL 16 slow 60000") == "OK"
     assert answer(b, "READ 16 50000 3") == "TIMEOUT"
     assert answer(b, "CTL 16 slow 100") == "OK"
-    assert answer(b, "READ 16 50000 3") == "OK 5a6420 100"
+    assert answer(b, "READ 16 50000 3") == "OK 5a6520 100"
 
 
 def test_bad_requests_get_err():
@@ -41,7 +41,7 @@ def test_a_real_connection():
             replies = b""
             while replies.count(b"\n") < 2:
                 replies += sock.recv(256)
-        assert replies == b"OK 1 0\nOK 5a6420 0\n"
+        assert replies == b"OK 1 0\nOK 5a6520 0\n"
     finally:
         server.stop()
 

@@ -1,4 +1,5 @@
-"""A Pro Mini running our sketch: dialect `d` of docs/i2c-protocol.md, byte for byte."""
+"""A Pro Mini running our sketch: dialect `e` of docs/i2c-protocol.md, byte for byte.
+(The sketch itself, firmware/minipro, runs the same suite in simavr: avr.py.)"""
 from __future__ import annotations
 
 from binascii import unhexlify
@@ -12,7 +13,8 @@ DIGITS = frozenset(b"0123456789")
 ADDRESS_CHANGE_S = 0.004  # loop() writes EEPROM (3.3 ms) and restarts Wire
 SELECTORS = proto.STATUS + proto.RESULT + proto.ELAPSED + proto.DUCOID
 WAIT_FOR_IDLE = b"LMNOHDV"  # commands refused ('!') while hashing
-A, D, H, L, M, N, O, V, X = b"ADHLMNOVX"
+MIN_RATE_CAP = 16  # W1..W15 act as 16: the 32-bit elapsed_us of a diff-655 job must not wrap
+A, D, H, L, M, N, O, V, W, X = b"ADHLMNOVWX"
 
 
 def _is(chars: frozenset[int], text: bytes, min_len: int, max_len: int) -> bool:
@@ -20,8 +22,10 @@ def _is(chars: frozenset[int], text: bytes, min_len: int, max_len: int) -> bool:
 
 
 class DucorigSlave(WireSlave):
-    dialect = "d"
-    default_hashrate = 340.0  # the official duco_hash at -Ofast (shared/avr-sim.md section 5)
+    dialect = "e"
+    # Flat out; the rate cap (W, default 370) may slow it further. (The real
+    # sketch does 2,052 H/s flat out at 16 MHz; 340 is the official duco_hash.)
+    default_hashrate = 340.0
 
     def power_on(self, now: float) -> None:
         self.state = proto.BOOTED
@@ -32,6 +36,7 @@ class DucorigSlave(WireSlave):
         self.last_hash = b""  # the stored job (checked), hashed again by H
         self.target = b""
         self.diff = 0
+        self.rate_cap = proto.DEFAULT_RATE_CAP  # H/s, 0 = none; W sets it, for the next job on
         self.search: Search | None = None  # the running or finished hash
         self.abort_at: float | None = None  # A arrived while hashing
         self.reset_at: float | None = None  # fault reset_after
@@ -72,7 +77,8 @@ class DucorigSlave(WireSlave):
             return
         self.selected = proto.STATUS[0]
         handler = {A: self._clear, L: self._chunk, M: self._chunk, N: self._chunk, O: self._last_chunk,
-                   H: self._rehash, D: self._set_difficulty, V: self._set_address, X: self._reset}.get(letter)
+                   H: self._rehash, D: self._set_difficulty, V: self._set_address, W: self._set_rate_cap,
+                   X: self._reset}.get(letter)
         if handler is None:
             self.verdict = proto.UNKNOWN
         elif self.state == proto.BUSY and letter in WAIT_FOR_IDLE:
@@ -146,11 +152,22 @@ class DucorigSlave(WireSlave):
             self.eeprom_address = int(payload)
             self.moving_to = (self.eeprom_address, now + ADDRESS_CHANGE_S)
 
+    def _set_rate_cap(self, letter: int, payload: bytes, now: float) -> None:
+        if not _is(DIGITS, payload, 1, 4):
+            self.verdict = proto.BAD_ARG
+        else:
+            self.rate_cap = int(payload)
+
     def _reset(self, letter: int, payload: bytes, now: float) -> None:
         if payload:
             self.verdict = proto.BAD_ARG
         else:
             self.reboot(now)  # the watchdog: wdt_enable(WDTO_15MS) and wait
+
+    def capped(self, rate: float) -> float:
+        """The rate a job runs at: the sketch idles between nonces to stay at or
+        under the cap, and its elapsed time includes the idling."""
+        return min(rate, max(self.rate_cap, MIN_RATE_CAP)) if self.rate_cap else rate
 
     def _refuse(self, verdict: int) -> None:
         self._drop_job()
@@ -165,10 +182,11 @@ class DucorigSlave(WireSlave):
         self.reset_at = None
 
     def _start_hashing(self, now: float) -> None:
-        rate = 0.0 if self.faults.hung else self.hashrate
+        self.next_chunk = None  # another O needs a new L, M, N
+        rate = 0.0 if self.faults.hung else self.capped(self.hashrate)
         self.search = Search(self.last_hash, self.target, 100 * self.diff, rate, now)
         if self.faults.reset_after >= 0:
-            self.reset_at = now + self.faults.reset_after / self.hashrate
+            self.reset_at = now + self.faults.reset_after / self.capped(self.hashrate)
             self.faults.reset_after = -1
         self.state = proto.BUSY
 

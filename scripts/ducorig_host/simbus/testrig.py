@@ -1,14 +1,17 @@
 """The simulated buses the device tests use (started by tests/services.py).
-Three bus servers keep families of tests from disturbing each other (a scan
-touches every slave, SDA held low stops a whole bus).
+Separate bus servers keep families of tests from disturbing each other (a
+scan touches every slave, SDA held low stops a whole bus).
 
 Each bus is announced in two environment variables:
 DUCORIG_<NAME>=127.0.0.1:<port> and DUCORIG_<NAME>_SLAVES=<role>=<address>,...
+A bus whose slaves cannot be made (the AVR bus without its tool chain, or
+when the sketch does not build) is not started; DUCORIG_<NAME>_ERROR says why.
 """
 from __future__ import annotations
 
 import hashlib
 
+from ducorig_host.simbus.avr import AvrSlave, HarnessError, missing_tools
 from ducorig_host.simbus.bus import Bus
 from ducorig_host.simbus.ours import DucorigSlave
 from ducorig_host.simbus.server import BusServer
@@ -16,6 +19,11 @@ from ducorig_host.simbus.wire import WireSlave
 from ducorig_host.simbus.yaum import YaumSlave
 
 FAST = 1_000_000.0  # H/s for the seeded random jobs: hashing time stays negligible
+# The sketch in simavr, lockstep: the transcripts in the bus's own time (the
+# model's timing margins), the seeded random jobs (uncapped) at up to 6x,
+# a little more than this host simulates an AVR hashing flat out (4.8x).
+AVR = AvrSlave.variant(time_scale=1.0)
+AVR_FAST = AvrSlave.variant(time_scale=6.0)
 
 # bus variable -> (role, model, home address, H/s or None for the model's default)
 LAYOUT: dict[str, list[tuple[str, type[WireSlave], int, float | None]]] = {
@@ -34,6 +42,10 @@ LAYOUT: dict[str, list[tuple[str, type[WireSlave], int, float | None]]] = {
         ("below-scan", DucorigSlave, 0x05, None),
         ("above-scan", DucorigSlave, 0x7A, None),
     ],
+    "DUCORIG_AVR_BUS": [  # tests/device/test_conformance_avr.py: firmware/minipro in simavr
+        ("avr", AVR, 0x12, None),
+        ("avr-fast", AVR_FAST, 0x13, None),
+    ],
 }
 
 
@@ -47,7 +59,14 @@ def serve() -> tuple[dict[str, str], list[BusServer]]:
     env: dict[str, str] = {}
     servers = []
     for var, slaves in LAYOUT.items():
-        bus = Bus(model(address, ducoid_for(f"{var}/{role}"), rate) for role, model, address, rate in slaves)
+        if any(issubclass(model, AvrSlave) for _, model, _, _ in slaves) and missing_tools():
+            env[var + "_ERROR"] = "AVR tool chain missing: " + ", ".join(missing_tools())
+            continue
+        try:
+            bus = Bus(model(address, ducoid_for(f"{var}/{role}"), rate) for role, model, address, rate in slaves)
+        except HarnessError as e:
+            env[var + "_ERROR"] = str(e)[:2000]
+            continue
         servers.append(BusServer(bus).start())
         env[var] = f"127.0.0.1:{servers[-1].port}"
         env[var + "_SLAVES"] = ",".join(f"{role}={address}" for role, _, address, _ in slaves)
