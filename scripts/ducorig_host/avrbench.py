@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ducorig import proto
+from ducorig_host.bench import print_figures
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware" / "minipro"
 HARNESS = FIRMWARE / "build" / "ducosim"
@@ -220,9 +220,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"missing: {', '.join(missing)}; apt-get install {' '.join(APT_PACKAGES)}")
         return 1
     result = figures(args.jobs, args.seed)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        for key, value in result.items():
-            print(f"{key:>31}: {value}")
+    print_figures(result, args.json)
     return 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from ducorig_host.cli import dispatch
 
@@ -18,3 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return dispatch("ducorig bench", BENCHES, args.bench)
+
+
+def print_figures(figures: dict[str, object], as_json: bool) -> None:
+    """One JSON object, or one aligned `key: value` line per figure."""
+    if as_json:
+        print(json.dumps(figures, sort_keys=True))
+        return
+    width = max(map(len, figures))
+    for key, value in figures.items():
+        print(f"{key:>{width}}: {value}")

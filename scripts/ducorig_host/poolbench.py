@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 
 from ducorig.pool import ConnectLimiter, PoolClient
 from ducorig_host.avrclient import SimulatedAvr, ducoid_for
 from ducorig_host.emulator import EmulatorConfig, PoolEmulator
 from ducorig_host.percentile import percentile
+from ducorig_host.bench import print_figures
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     figures = asyncio.run(bench_pool(args.miners, args.shares))
-    if args.json:
-        print(json.dumps(figures, sort_keys=True))
-    else:
-        for key, value in figures.items():
-            print(f"{key:>22}: {value}")
+    print_figures(figures, args.json)
     return 0
 
 
