@@ -128,7 +128,10 @@ class Rig:
         wired-AND: a second slave finishing while the first still holds it
         makes no edge, so the level is read again after every round."""
         while self.running:
-            await self.ready.wait_low()
+            try:
+                await asyncio.wait_for(self.ready.wait_low(), self.poll_ms / 1000)
+            except asyncio.TimeoutError:
+                pass  # a missed edge (the line rose and fell unseen) costs one poll interval
             while self.running and self.ready.value() == 0:
                 waiting = [w for w in self.workers if w.hashing and not w.done and w._uses_ready_line()]
                 waiting.sort(key=lambda w: w.started)  # ticks: fine over any one job's span
