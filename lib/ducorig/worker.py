@@ -164,6 +164,8 @@ class Worker:
             return
         # Sleep until the ready-line watcher finds this slave done; the
         # timeout (the job's worst case) is a safety net against a missed edge.
+        if self.done:  # found while this worker was busy elsewhere: its wake is spent
+            return
         self.wake.clear()
         try:
             await asyncio.wait_for(self.wake.wait(), limit_ms / 2000)
