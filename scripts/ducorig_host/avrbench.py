@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -19,27 +18,14 @@ from pathlib import Path
 
 from ducorig import proto
 from ducorig_host.bench import print_figures
+from ducorig_host.simbus.avr import APT_PACKAGES, missing_tools
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware" / "minipro"
 HARNESS = FIRMWARE / "build" / "ducosim"
-ARDUINO_CORE = Path("/usr/share/arduino/hardware/arduino/avr/cores/arduino")
-# What `make -C firmware/minipro all sim` needs (Debian 12 package names).
-APT_PACKAGES = ("gcc-avr", "avr-libc", "binutils-avr", "arduino-core-avr",
-                "libsimavr-dev", "libelf-dev", "pkg-config", "gcc", "libc6-dev", "make")
 # The official Arduino_Code duco_hash, Debian avr-gcc 5.4, Timer0 on (shared/avr-sim.md).
 OFFICIAL_CYCLES_PER_HASH = 47_719
 BENCH_DIFF = 8
 FREQUENCIES = (16_000_000, 8_000_000)
-
-
-def missing_tools() -> list[str]:
-    """What is missing to build and simulate, as readable names (empty: all there)."""
-    missing = [tool for tool in ("make", "cc", "avr-gcc", "avr-size", "pkg-config") if not shutil.which(tool)]
-    if not ARDUINO_CORE.is_dir():
-        missing.append(f"arduino-core-avr ({ARDUINO_CORE})")
-    if shutil.which("pkg-config") and subprocess.run(["pkg-config", "--exists", "simavr"]).returncode != 0:
-        missing.append("libsimavr-dev (pkg-config simavr)")
-    return missing
 
 
 def build(f_cpu: int = 16_000_000) -> Path:

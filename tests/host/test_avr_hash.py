@@ -3,12 +3,12 @@ cycle-exactly in simavr, checked against hashlib."""
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 
 import pytest
 
 from ducorig_host import avrbench
+from tests import avr_toolchain
 
 OFFICIAL = avrbench.Job("ba29a15896fd2d792d5c4b60668bf2b9feebc51d", "d0beba883d7e8cd119ea2b0e09b78f60f29e0968", 10, 50)
 
@@ -28,12 +28,7 @@ def random_jobs() -> list[avrbench.Job]:
 
 @pytest.fixture(scope="module")
 def elf():
-    missing = avrbench.missing_tools()
-    if missing:
-        message = f"AVR tool chain missing ({', '.join(missing)}): apt-get install {' '.join(avrbench.APT_PACKAGES)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    avr_toolchain.require()
     return avrbench.build()
 
 

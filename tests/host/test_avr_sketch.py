@@ -6,7 +6,6 @@ checked in simulated cycles. Under CI=true a missing tool chain fails these
 tests instead of skipping them, and a failed build always fails them."""
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from ducorig import duco, proto
 from ducorig_host.simbus import avr
 from ducorig_host.simbus.bus import Bus
 from ducorig_host.simbus.testrig import ducoid_for
+from tests import avr_toolchain
 
 HOME = 0x10
 LAST = "ba29a15896fd2d792d5c4b60668bf2b9feebc51d"  # the official self-test job: nonce 50 at diff 10
@@ -27,12 +27,7 @@ TIMEOUT_US = 50_000
 
 @pytest.fixture(scope="module")
 def elves() -> dict[int, Path]:
-    missing = avr.missing_tools()
-    if missing:
-        message = f"AVR tool chain missing ({', '.join(missing)}): apt-get install {' '.join(avr.APT_PACKAGES)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    avr_toolchain.require()
     try:
         return {f: avr.build(f) for f in avr.FREQUENCIES}
     except avr.HarnessError as e:

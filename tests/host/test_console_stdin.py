@@ -75,6 +75,16 @@ class Proc:
                 acc[int(w[0])] = int(w[4][1:])
         return acc
 
+    def wait_held(self, workers: int) -> None:
+        """Poll the overview until `workers` workers wait at the pause gate."""
+        for _ in range(200):
+            self.send(b"o")
+            last = self.wait_for(lambda l: l.startswith(("paused", "mining")), "paused")[-1]
+            if f"{workers} held" in last:
+                return
+            time.sleep(0.1)
+        raise AssertionError(self.lines[-10:])
+
     def close(self):
         if self.p.poll() is None:
             self.p.kill()
@@ -123,14 +133,7 @@ def test_overview_pause_quota_garbage_and_ctrl_c(tmp_path, env):
         mined(p, 1)
         # pause: once every worker is held, the counts stop changing
         p.send(b"#p")
-        for _ in range(200):
-            p.send(b"o")
-            last = p.wait_for(lambda l: l.startswith(("paused", "mining")), "paused")[-1]
-            if "3 held" in last:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(p.lines[-10:])
+        p.wait_held(3)
         a = p.overview()
         time.sleep(0.5)
         assert p.overview() == a
@@ -145,12 +148,7 @@ def test_overview_pause_quota_garbage_and_ctrl_c(tmp_path, env):
         # quota: two more shares, then paused again by itself
         p.send(b"2g")
         p.wait_for(lambda l: l.startswith("quota done"), "quota")
-        for _ in range(200):
-            p.send(b"o")
-            last = p.wait_for(lambda l: l.startswith(("paused", "mining")), "paused")[-1]
-            if "3 held" in last:
-                break
-            time.sleep(0.1)
+        p.wait_held(3)
         b = p.overview()
         assert sum(b.values()) - sum(a.values()) <= 2  # at most 2 more (a share may be lost)
         # resume: accepted grows again
