@@ -136,9 +136,7 @@ class Worker:
                 await self._wait_poll_time(limit_ms)
                 t = ticks_ms()
                 if not self.done:  # the ready-line watcher may have polled for us
-                    state = await self.slave.poll()
-                    self.stats.polls += 1
-                    self.done = state in (proto.FOUND, proto.NOT_FOUND)
+                    await self._poll()
                 if self.done:
                     self.hashing = False
                     found, nonce, elapsed_us = await self.slave.result()
@@ -175,11 +173,15 @@ class Worker:
     async def poll_for_watcher(self):
         """One poll on behalf of the ready-line watcher; True if done (the
         worker is then woken to read the result)."""
+        if await self._poll():
+            self.wake.set()
+        return self.done
+
+    async def _poll(self):
+        """One status poll, counted; True once the slave holds a result."""
         state = await self.slave.poll()
         self.stats.polls += 1
-        if state in (proto.FOUND, proto.NOT_FOUND):
-            self.done = True
-            self.wake.set()
+        self.done = state in (proto.FOUND, proto.NOT_FOUND)
         return self.done
 
     async def _abandon(self):
