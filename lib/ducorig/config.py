@@ -14,11 +14,10 @@ class ConfigError(ValueError):
         super().__init__("config: " + "; ".join(problems))
 
 
+# Plain holders without methods: a method would tie every checked config to
+# this module's globals and keep its tables in RAM after rig.main() drops it.
 class Slave:
-    def __init__(self, address, name, dialect):
-        self.address = address
-        self.name = name
-        self.dialect = dialect
+    """One slave: address, name, dialect."""
 
 
 class Config:
@@ -113,15 +112,17 @@ def _slaves(problems, given):
     seen = {}
     for i, entry in enumerate(given):
         where = "slaves[%d]." % i
-        s = Slave(None, None, None)
+        s = Slave()
         _check(problems, where, {
             "address": (_between(8, 99), _REQUIRED, "an I2C address 8..99"),
             "name": (_text, "pm%d" % i, "a short name (no commas)"),
             "dialect": (lambda v: v in DIALECTS, "auto", "one of " + ", ".join(DIALECTS)),
         }, entry, s)
-        if s.address in seen:
-            problems.append("%saddress: %d is also slaves[%d]" % (where, s.address, seen[s.address]))
-        seen[s.address] = i
+        address = getattr(s, "address", None)  # unset when it failed its check
+        if address in seen:
+            problems.append("%saddress: %d is also slaves[%d]" % (where, address, seen[address]))
+        if address is not None:
+            seen[address] = i
         slaves.append(s)
     return slaves
 

@@ -13,8 +13,7 @@ async def send_stats(rig, address):
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 5)
         while rig.running:
             await asyncio.sleep(INTERVAL_S)
-            writer.write(json.dumps(snapshot(rig)).encode() + b"\n")
-            await asyncio.wait_for(writer.drain(), 5)
+            await write_snapshot(writer, rig)
     except (OSError, asyncio.TimeoutError) as e:
         rig.log("stats report to %s stopped: %s" % (address, e))
     finally:
@@ -23,9 +22,29 @@ async def send_stats(rig, address):
             await writer.wait_closed()
 
 
+async def write_snapshot(writer, rig):
+    """snapshot(rig) as one JSON line, written a slave at a time: 20 slaves in
+    one string would need a ~7 KB block that a small, fragmented heap lacks."""
+    writer.write(b'{"rig": ')
+    writer.write(json.dumps(totals(rig)).encode())
+    writer.write(b', "slaves": [')
+    for i, s in enumerate(rig.stats.slaves):
+        if i:
+            writer.write(b", ")
+        writer.write(json.dumps(s.as_dict()).encode())
+        await asyncio.wait_for(writer.drain(), 5)
+    writer.write(b"]}\n")
+    await asyncio.wait_for(writer.drain(), 5)
+
+
+def totals(rig):
+    t = rig.stats.totals()
+    t["wire_us"] = rig.bus.wire_us
+    t["transfers"] = rig.bus.transfers
+    t["poll_ms"] = rig.poll_ms
+    t["sim_requests"] = getattr(rig.bus.i2c, "requests", 0)
+    return t
+
+
 def snapshot(rig):
-    totals = rig.stats.totals()
-    totals["wire_us"] = rig.bus.wire_us
-    totals["transfers"] = rig.bus.transfers
-    totals["poll_ms"] = rig.poll_ms
-    return {"rig": totals, "slaves": [s.as_dict() for s in rig.stats.slaves]}
+    return {"rig": totals(rig), "slaves": [s.as_dict() for s in rig.stats.slaves]}

@@ -65,6 +65,7 @@ class SimI2C:
         self.timeout = timeout  # clock-stretch limit, us
         self.half_us = half_period_us(freq)
         self.last_wire_us = 0  # computed wire time of the last transfer (for tests)
+        self.requests = 0  # round trips to the bus server: the sim's own cost, not the chip's
         self._sock = socket.socket()
         self._sock.connect(socket.getaddrinfo(host, int(port))[0][-1])
 
@@ -109,6 +110,7 @@ class SimI2C:
 
     def request(self, request):
         """One request line to the bus server; its reply split into words."""
+        self.requests += 1
         self._sock.sendall(request.encode() + b"\n")
         reply = b""
         while not reply.endswith(b"\n"):

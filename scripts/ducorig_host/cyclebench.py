@@ -7,7 +7,12 @@ Definitions (issue: the rig):
 * overhead: median and p95 of (share cycle - hash time - job wait - submit
   wait), from the controller's histogram (1 ms buckets); with no jitter the
   two waits are the RTT plus the emulator's sub-millisecond service time.
-* CPU per share: the micropython process's CPU time (/proc) / accepted shares.
+* CPU per share: the micropython process's CPU time (/proc) / accepted shares
+  (cpu_us_per_share). Part of it is the simulated bus's own cost, a loopback
+  round trip per transfer that the chip does not pay (there a transfer is C
+  code whose time is its wire time, counted apart): sim_bus_us_per_share, by
+  the calibrated cost of one round trip (simrig.sim_bus_request_us). The rest,
+  controller_us_per_share, is what the ESP8266 projection scales.
 * ESP8266 load and efficiency: ducorig_host.esp8266 (the formulas are there).
 * heap: the controller samples free heap after gc.collect() every 30 s; min
   and slope (bytes per minute, least squares)."""
@@ -80,10 +85,12 @@ def figures(spec: SimSpec, base: dict[str, Any], end: dict[str, Any], rig: SimRi
     ideal = mean_hash + 2 * spec.rtt_ms / 1000
     efficiency = (shares / wall / n) * ideal if ideal else 0.0
     cpu = end["cpu"] - base["cpu"]
+    sim_bus = SimRig.sim_bus_seconds(s1) - SimRig.sim_bus_seconds(s0)
+    controller = max(0.0, cpu - sim_bus)
     wire_us = s1["rig"]["wire_us"] - s0["rig"]["wire_us"]
-    load = esp8266.load(cpu, wire_us, wall)
+    load = esp8266.load(controller, wire_us, wall)
     overhead_ms, overhead_p95 = s1["rig"]["overhead_ms"]
-    cpu_per_share = cpu / shares if shares else 0.0
+    per_share = 1e6 / shares if shares else 0.0
     heap = rig.collected.heap
     return {
         "slaves": n, "rtt_ms": spec.rtt_ms, "i2c_hz": spec.i2c_hz, "ready_line": spec.ready_line,
@@ -91,9 +98,12 @@ def figures(spec: SimSpec, base: dict[str, Any], end: dict[str, Any], rig: SimRi
         "duration_s": round(wall, 1), "shares": shares, "efficiency": round(efficiency, 4),
         "overhead_ms": overhead_ms, "overhead_p95_ms": overhead_p95,
         "busy_fraction": round(min((b["hash_s"] - a["hash_s"]) / wall for a, b in slaves), 4),
-        "cpu_us_per_share": round(cpu_per_share * 1e6, 1),
+        "cpu_us_per_share": round(cpu * per_share, 1),
+        "sim_bus_us_per_share": round(sim_bus * per_share, 1),
+        "controller_us_per_share": round(controller * per_share, 1),
         "esp8266_load": round(load, 3),
-        "esp8266_efficiency": round(esp8266.efficiency(ideal, (overhead_ms or 0) / 1000, cpu_per_share, load), 4),
+        "esp8266_efficiency": round(esp8266.efficiency(ideal, (overhead_ms or 0) / 1000, controller * per_share / 1e6,
+                                                       load), 4),
         "free_heap_min": min((h for _, h in heap), default=None),
         "free_heap_slope": slope(heap),
         "rejected": s1["rig"]["rejected"] - s0["rig"]["rejected"],
@@ -116,7 +126,8 @@ def slope(samples: list[tuple[float, int]]) -> float | None:
 def line(f: dict[str, Any]) -> str:
     return (f"{f['slaves']:2d} slaves rtt {f['rtt_ms']:5.0f} ms ready {'on ' if f['ready_line'] else 'off'}: "
             f"eff {f['efficiency']:.3f}, overhead {f['overhead_ms']}/{f['overhead_p95_ms']} ms, "
-            f"busy>={f['busy_fraction']:.2f}, cpu {f['cpu_us_per_share']:.0f} us/share, "
+            f"busy>={f['busy_fraction']:.2f}, cpu {f['cpu_us_per_share']:.0f} us/share "
+            f"({f['controller_us_per_share']:.0f} controller), "
             f"ESP8266 load {f['esp8266_load']:.0%} eff {f['esp8266_efficiency']:.3f}, "
             f"heap min {f['free_heap_min']} slope {f['free_heap_slope']}, "
             f"{f['shares']} shares, {f['rejected']} rejected, {f['lost']} lost")

@@ -7,6 +7,9 @@ module collects them for the dashboard (`ducorig sim`) and the benchmark
 (`ducorig bench cycle`)."""
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import json
 import os
 import shutil
@@ -43,12 +46,12 @@ def slave_class(kind: str) -> type[WireSlave]:
 
         return AvrSlave.variant(realtime=True)
     return {"model": DucorigSlave, "yaum": YaumSlave}[kind]
-# The target is 60k, about what an ESP8266 leaves free with WiFi up (unix
-# objects being ~2x larger). The controller does not fit it yet (its modules
-# take ~64 KB, and 20 slaves ~200 KB live in all), so the default is 512k
-# until it does; --heap or DUCORIG_SIM_HEAP choose another.
+# About what an ESP8266 leaves free with WiFi up (unix objects being ~2x
+# larger). The controller's bytecode is not in it: a deploy ships it as a
+# ROMFS image, which the chip maps from flash (shared/micropython-esp8266.md
+# 1.4), and the sim gives the image's size to the heap on top (rom_heapsize).
 ESP8266_HEAPSIZE = "60k"
-HEAPSIZE = os.environ.get("DUCORIG_SIM_HEAP", "512k")
+HEAPSIZE = os.environ.get("DUCORIG_SIM_HEAP", "160k")  # what 20 slaves need today
 
 
 class SimError(Exception):
@@ -104,6 +107,41 @@ def build_mpy(out: Path) -> Path:
     return out
 
 
+def build_romfs(out: Path) -> Path:
+    """The ROMFS image of lib/ducorig as .mpy (what `mpremote romfs deploy`
+    writes to a FLASH_2M_ROMFS chip): its bytecode runs in place."""
+    from mpremote.romfs import make_romfs
+
+    staged = build_mpy(out / "mpy")
+    with contextlib.redirect_stdout(io.StringIO()):  # make_romfs lists every file
+        image = make_romfs(str(staged), mpy_cross=False)
+    path = out / "ducorig.romfs"
+    path.write_bytes(image)
+    return path
+
+
+def heap_bytes(size: str) -> int:
+    """A -X heapsize value ("60k", "1m", "65536") in bytes."""
+    scale = {"k": 1024, "m": 1024 * 1024}.get(size[-1:].lower(), 1)
+    return int(size[:-1] if scale > 1 else size) * scale
+
+
+def rom_heapsize(heapsize: str, image_bytes: int) -> int:
+    """The unix heap that leaves `heapsize` beside the ROMFS image: the image
+    (the chip's memory-mapped flash) and its share of the heap's allocation
+    tables (3 bits per 16-byte block) come on top."""
+    blocks = -(-image_bytes // 16)
+    return heap_bytes(heapsize) + blocks * 16 + -(-blocks * 3 // 8)
+
+
+def rom_command(image: Path, code: str) -> str:
+    """MicroPython code that mounts the image at /rom, as the chip does at boot,
+    then runs code."""
+    return (f"import sys, vfs\nf = open({str(image)!r}, 'rb')\nb = bytearray({image.stat().st_size})\n"
+            f"f.readinto(b)\nf.close()\nvfs.mount(vfs.VfsRom(b), '/rom')\nsys.path.insert(0, '/rom')\n"
+            f"del f, b, sys, vfs\n{code}\n")
+
+
 def micropython() -> str:
     beside = Path(sys.executable).with_name("micropython")
     found = str(beside) if beside.exists() else shutil.which("micropython")
@@ -130,16 +168,16 @@ class SimRig:
         self.bus.start()
         threading.Thread(target=self._collect, daemon=True).start()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        build_mpy(self.workdir / "mpy")
+        image = build_romfs(self.workdir)
         config = self.workdir / "config.json"
         config.write_text(json.dumps(self.config(), indent=1))
-        env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(self.workdir / "mpy"), ".frozen"]))
         log = None if console else open(self.workdir / "rig.log", "wb")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [micropython(), "-X", f"heapsize={self.spec.heapsize}", "-c",
-             f"from ducorig import rig; rig.main({str(config)!r})"],
-            env=env, stdin=None if console else subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT if log else None)
+            [micropython(), "-X", f"heapsize={rom_heapsize(self.spec.heapsize, image.stat().st_size)}", "-c",
+             rom_command(image, f"from ducorig import rig\nrig.main({str(config)!r})")],
+            env=dict(os.environ, MICROPYPATH=".frozen"), stdin=None if console else subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT if log else None)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -179,6 +217,12 @@ class SimRig:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    @staticmethod
+    def sim_bus_seconds(snapshot: dict[str, Any]) -> float:
+        """CPU the process spent on the simulated bus's round trips so far, by
+        the calibrated cost of one (sim_bus_request_us)."""
+        return snapshot["rig"].get("sim_requests", 0) * sim_bus_request_us() / 1e6
+
     def stop(self) -> int | None:
         """Ctrl-C to the controller (it closes its sockets), then the servers."""
         code = None
@@ -197,3 +241,31 @@ class SimRig:
     def pool_accepted(self) -> int:
         """Accepted shares as the pool books them (open connections: call before stop)."""
         return self.emulator.call(lambda: sum(s.accepted for s in self.emulator.emulator.connections))
+
+
+@functools.cache
+def sim_bus_request_us(requests: int = 3000) -> float:
+    """CPU time (us) that one round trip to the simulated bus costs the
+    micropython process: a status read through ducorig.simbus against a bus
+    server, less the process's start-up. The chip does not pay it: there a
+    transfer is SoftI2C's C code, whose time is its wire time (counted apart)."""
+    server = BusServer(Bus([DucorigSlave(FIRST_ADDRESS, ducoid_for("calibration"))])).start()
+    code = ("from ducorig.simbus import SimI2C\n"
+            f"i2c = SimI2C('127.0.0.1:{server.port}', 100000)\nbuf = bytearray(3)\n"
+            f"for _ in range(%d):\n    i2c.readfrom_into({FIRST_ADDRESS}, buf)\n")
+    try:
+        idle, busy = (_cpu_of([micropython(), "-c", code % n], dict(os.environ, MICROPYPATH=f"{LIB.parent}:.frozen"))
+                      for n in (0, requests))
+    finally:
+        server.stop()
+    return max(0.0, (busy - idle) / requests * 1e6)
+
+
+def _cpu_of(command: list[str], env: dict[str, str]) -> float:
+    """User + system CPU seconds of a command run to its end."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SimError(f"{command[0]} exited with {process.returncode}")
+    return usage.ru_utime + usage.ru_stime

@@ -81,3 +81,16 @@ def test_masked_hides_the_secrets():
     shown = config.masked(cfg)
     assert shown["mining_key"] == "***" and shown["wifi"]["password"] == "***"
     assert shown["wifi"]["ssid"] == "home" and shown["slaves"][1]["dialect"] == "c"
+
+
+def test_a_checked_config_does_not_keep_the_checker_alive():
+    # rig.main() drops the config module after parsing; a method on any class
+    # of the result would tie the module's globals (its tables) to the rig.
+    cfg = config.parse(GOOD)
+    for obj in (cfg, cfg.pool, cfg.i2c, cfg.wifi, cfg.slaves[0]):
+        assert [k for k, v in type(obj).__dict__.items() if callable(v)] == [], type(obj)
+
+
+def test_two_bad_addresses_are_both_named():
+    found = problems(with_(slaves=[{"address": 3}, {"address": "x"}]))
+    assert [p.split(":")[0] for p in found] == ["slaves[0].address", "slaves[1].address"], found

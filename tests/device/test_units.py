@@ -133,6 +133,39 @@ def test_report_snapshot_has_rig_and_slaves():
     assert snap["rig"]["poll_ms"] == 30 and snap["slaves"][0]["name"] == "pm0"
 
 
+async def test_report_line_is_written_a_slave_at_a_time_and_is_the_snapshot():
+    import json
+
+    class Rig:
+        pass
+
+    class Writer:
+        def __init__(self):
+            self.pieces = []
+
+        def write(self, data):
+            self.pieces.append(bytes(data))
+
+        async def drain(self):
+            pass
+
+    rig = Rig()
+    rig.stats = stats.RigStats()
+    for i in range(20):
+        rig.stats.add_slave("pm%d" % i, 8 + i)
+    rig.bus = bus.Bus(FakeI2C())
+    rig.poll_ms = 200
+    w = Writer()
+    await report.write_snapshot(w, rig)
+    line = b"".join(w.pieces)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    sent = json.loads(line)
+    expected = report.snapshot(rig)
+    assert [s["name"] for s in sent["slaves"]] == [s["name"] for s in expected["slaves"]]
+    assert sent["rig"]["poll_ms"] == 200 and sent["rig"]["sim_requests"] == 0
+    assert max(len(p) for p in w.pieces) < len(line) // 10  # no piece holds the whole line
+
+
 async def test_identify_refuses_what_is_not_a_duco_slave():
     e = await expect(slave.SlaveError, slave.identify(bus.Bus(FakeI2C()), 8))
     assert "not a DUCO slave" in str(e)
