@@ -214,7 +214,7 @@ class PoolClient:
     async def motd(self, wait_ms=500):
         """Ask for the message of the day (before the first job only). It has no
         terminator, so it is whatever arrives within wait_ms."""
-        await self._send("MOTD")
+        await self._within(self._send("MOTD"))
         try:
             while True:
                 try:
@@ -268,14 +268,13 @@ class PoolClient:
                 pass
 
     async def _exchange(self, msg):
-        """One message out, one line back: never a second message before the
-        answer to the first."""
+        """One message out, one line back, under one timeout: never a second
+        message before the answer to the first."""
         if self._busy:
             raise RuntimeError("pool: a message is already waiting for its answer")
         self._busy = True
         try:
-            await self._send(msg)
-            line = await self._read_line()
+            line = await self._within(self._send_and_read(msg))
         except OSError as e:
             await self.close()
             raise PoolClosed("connection lost: %s" % e)
@@ -285,18 +284,24 @@ class PoolClient:
         self._busy = False
         return line
 
+    async def _send_and_read(self, msg):
+        await self._send(msg)
+        return await self._line()
+
     async def _send(self, msg):
         if self._writer is None:
             raise PoolClosed("not connected")
         self._writer.write(msg.encode())
-        try:
-            await asyncio.wait_for(self._writer.drain(), self.timeout_ms / 1000)
-        except asyncio.TimeoutError:
-            raise PoolTimeout("sending to the pool timed out")
+        await self._writer.drain()
 
     async def _read_line(self):
+        return await self._within(self._line())
+
+    async def _within(self, aw):
+        """aw under the pool timeout. One wait_for per exchange, not one per
+        send and one per read: each makes two tasks, on every share."""
         try:
-            return await asyncio.wait_for(self._line(), self.timeout_ms / 1000)
+            return await asyncio.wait_for(aw, self.timeout_ms / 1000)
         except asyncio.TimeoutError:
             raise PoolTimeout("no answer from the pool in %d ms" % self.timeout_ms)
 

@@ -6,9 +6,6 @@
 # tests/host/test_avr_sketch.py fails under CI=true.
 import os
 
-# The suite's transcripts leave little room in the default 64 KB heap, and
-# how little depends on the checkout's path (its qstrs): give them room.
-# mpunit: heapsize=128k
 import conformance
 
 TOOL_CHAIN = ("/usr/bin/avr-gcc", "/usr/include/simavr/sim_avr.h",
