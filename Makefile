@@ -17,7 +17,8 @@ test: system $(STAMP)
 # elsewhere it says what to run (the AVR tests skip without it, fail under CI).
 system:
 	@if command -v avr-gcc >/dev/null && pkg-config --exists simavr 2>/dev/null \
-	    && [ -d /usr/share/arduino/hardware/arduino/avr/cores/arduino ]; then :; \
+	    && [ -d /usr/share/arduino/hardware/arduino/avr/cores/arduino ] \
+	    && command -v arduino-builder >/dev/null && [ -f /usr/share/arduino/Arduino.mk ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then $(MAKE) deps; \
 	else echo "note: the AVR tool chain is missing: run 'sudo make deps'"; fi
 
@@ -30,7 +31,8 @@ $(STAMP): pyproject.toml
 deps:
 	apt-get update
 	apt-get install -y --no-install-recommends make python3 python3-venv python3-pip \
-		gcc libc6-dev pkg-config gcc-avr avr-libc binutils-avr arduino-core-avr libsimavr-dev libelf-dev
+		gcc libc6-dev pkg-config gcc-avr avr-libc binutils-avr arduino-core-avr simavr libsimavr-dev libelf-dev \
+		arduino-mk
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -13,8 +13,10 @@ from ducorig_host.emulator import PoolEmulator
 
 SERVER = "duino-master-1"
 BALANCE_FIELDS = {"username", "balance", "verified", "created", "stake_date", "stake_amount", "last_login"}
-MINER_FIELDS = {"threadid", "username", "hashrate", "sharetime", "accepted", "rejected", "diff",
-                "software", "identifier", "algorithm", "pool", "wd", "ki"}
+API_MINER_FIELDS = {"threadid", "username", "hashrate", "sharetime", "accepted", "rejected", "diff",
+                    "software", "identifier", "algorithm", "pool", "wd", "ki"}
+# The emulator adds these to every REST miner object (the real API does not).
+MINER_FIELDS = API_MINER_FIELDS | {"ducoid", "tier", "zero_reward"}
 
 
 @pytest.fixture
@@ -57,10 +59,26 @@ async def test_miners_error_when_none_then_listed_and_balance_grows(emu: PoolEmu
     _, body, _ = await ahttp(emu, f"/miners/{USER}")
     (listed,) = body["result"]
     assert set(listed) == MINER_FIELDS and listed["accepted"] == 12
-    assert listed["threadid"] == emu.connections[0].threadid
+    (session,) = emu.connections
+    assert listed["threadid"] == session.threadid
+    assert (listed["ducoid"], listed["tier"], listed["zero_reward"]) == (session.ducoid, "AVR", 0)
+    assert listed["ducoid"].startswith("DUCOID")
     _, body, _ = await ahttp(emu, f"/users/{USER}")
     assert body["result"]["balance"]["balance"] == pytest.approx(emu.balance(USER)) and emu.balance(USER) > 0
     assert body["result"]["miners"] == [listed]
+    _, v2, _ = await ahttp(emu, f"/v2/users/{USER}")
+    assert v2["result"]["miners"] == [listed]
+
+
+async def test_miners_show_zero_reward_shares(emu: PoolEmulator) -> None:
+    miner = await Miner.connect(emu)
+    for _ in range(11):
+        assert await miner.share() == "GOOD\n"
+    # Past 10 accepted shares a changed DUCOID answers GOOD but is booked rejected, unpaid.
+    assert await miner.share(ducoid="DUCOID0000000000000000") == "GOOD\n"
+    _, body, _ = await ahttp(emu, f"/users/{USER}")
+    (listed,) = body["result"]["miners"]
+    assert (listed["accepted"], listed["rejected"], listed["zero_reward"]) == (12, 1, 1)
 
 
 async def test_get_pool_points_at_this_emulator(emu: PoolEmulator) -> None:

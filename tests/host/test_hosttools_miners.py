@@ -213,3 +213,9 @@ def test_efficiency_is_nan_safe() -> None:
     assert math.isnan(Miner.from_api({"ki": "x"}).efficiency)
     assert Miner.from_api({"ki": 2, "software": "Official ESP8266 Miner"}).efficiency == pytest.approx(0.96)
     assert Miner.from_api({"ki": 2, "software": "Official PC Miner"}).efficiency == pytest.approx(0.80)
+
+
+def test_emulator_only_fields_are_ignored() -> None:
+    # The emulator adds these to its REST miners; the real API never sends them.
+    extras = {"ducoid": "DUCOID0123456789ABCDEF", "tier": "AVR", "zero_reward": 3}
+    assert Miner.from_api({**miner_json(1), **extras}) == Miner.from_api(miner_json(1))

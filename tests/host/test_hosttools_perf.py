@@ -229,14 +229,63 @@ def test_terminal_chart() -> None:
     assert line_chart(points[:1]) == ["(the chart starts with the second sample)"]
 
 
-def test_png_is_written_and_small(tmp_path: Path) -> None:
+# Irregular times and steps: a plot of other data, or of these at even
+# spacing, cannot pass for them.
+PNG_TIMES = [0, 500, 900, 1700, 2300, 2600, 3500, 4100, 5000, 5400, 6300, 7200, 7500, 8600]
+PNG_BALANCES = [10.0, 10.4, 11.5, 11.6, 13.0, 13.1, 13.9, 15.6, 15.8, 17.5, 17.6, 19.8, 19.9, 21.0]
+MAX_RESIDUAL_PX = 1.0
+
+
+def midpoints(values: list[float]) -> list[float]:
+    return [(a + b) / 2 for a, b in zip(values, values[1:])]
+
+
+def assert_line_plots(weight, columns: list[float], values: list[float]) -> None:
+    """The line's vertical centre (weighted by its colour) in each pixel column
+    must be one affine function of the values: the plot's y scale is unknown
+    here, the shape of the data is not."""
+    import numpy as np
+
+    rows = np.arange(weight.shape[0])
+    centres = [float((rows * weight[:, round(c)]).sum() / weight[:, round(c)].sum()) for c in columns]
+    slope, offset = np.polyfit(values, centres, 1)
+    assert slope < 0  # larger values are drawn higher up
+    residuals = np.array(centres) - (slope * np.array(values) + offset)
+    assert abs(residuals).max() < MAX_RESIDUAL_PX, residuals
+
+
+def test_png_plots_the_samples_and_the_rates(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    history = history_of([0.004 * i + 0.001 * (i % 3 == 0) for i in range(400)])
+    import numpy as np
+    from matplotlib.image import imread
+
+    history = BalanceHistory()
+    for t, balance in zip(PNG_TIMES, PNG_BALANCES):
+        assert history.add(Sample(T0 + t, balance, 3, 1020.0))
     png = tmp_path / "perf.png"
     perfplot.write_png(history, png, "alice: balance and income")
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 100_000
     assert not (tmp_path / "perf.png.part").exists()
+
+    red, green, blue = (imread(png)[:, :, i] for i in range(3))
+    # On white, only the tab:blue balance line has blue > red and only the
+    # tab:green rate line has green > blue (grid and text are grey).
+    balance_ink, rate_ink = np.clip(blue - red, 0, None), np.clip(green - blue, 0, None)
+    inked = np.nonzero((balance_ink > 0.1).any(axis=0))[0]
+    first, last = inked.min(), inked.max()  # the first and the last sample (shared time axis)
+
+    def column(t: float) -> float:
+        return first + (t - PNG_TIMES[0]) / (PNG_TIMES[-1] - PNG_TIMES[0]) * (last - first)
+
+    # The balance is a step line: read each step in the middle of its interval.
+    assert_line_plots(balance_ink, [column(t) for t in midpoints(PNG_TIMES)], PNG_BALANCES[:-1])
+    rates = history.rate_series(perfplot.RATE_WINDOW_S, perfplot.RATE_MIN_SPAN_S)
+    rate_times = [t - T0 for t, _ in rates]
+    assert len(rates) == len(PNG_TIMES) - 1  # all but the first sample
+    assert abs(np.nonzero((rate_ink > 0.1).any(axis=0))[0].min() - column(rate_times[0])) <= 2
+    # The rate is a polyline: between two points it is their mean.
+    assert_line_plots(rate_ink, [column(t) for t in midpoints(rate_times)], midpoints([r for _, r in rates]))
 
 
 def test_png_without_matplotlib_says_how_to_install(scripted, monkeypatch, capsys) -> None:

@@ -15,6 +15,9 @@ ALGORITHM = "DUCO-S1"
 # Miner fields of the REST API (protocol.md section 5.3).
 API_MINER_FIELDS = ("threadid", "username", "hashrate", "sharetime", "accepted", "rejected", "diff",
                     "software", "identifier", "algorithm", "pool", "wd", "ki")
+# Emulator-only fields the REST miner lists add, so a dashboard or test can
+# see which chip (DUCOID) mines in which tier and which shares earned nothing.
+EMULATOR_MINER_FIELDS = ("ducoid", "tier", "zero_reward")
 
 
 def encode_key(key: str) -> str:
@@ -75,7 +78,8 @@ class MinerStats:
     algorithm: str = ALGORITHM
 
     def api(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in API_MINER_FIELDS}
+        """The miner object of the REST API plus the emulator-only fields."""
+        return {name: getattr(self, name) for name in API_MINER_FIELDS + EMULATOR_MINER_FIELDS}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

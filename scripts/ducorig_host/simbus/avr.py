@@ -48,7 +48,7 @@ from ducorig_host.simbus.wire import Transfer, WireSlave
 FIRMWARE = Path(__file__).resolve().parents[3] / "firmware" / "minipro"
 HARNESS = FIRMWARE / "build" / "avrsim"
 ARDUINO_CORE = Path("/usr/share/arduino/hardware/arduino/avr/cores/arduino")
-APT_PACKAGES = ("gcc-avr", "avr-libc", "binutils-avr", "arduino-core-avr",
+APT_PACKAGES = ("gcc-avr", "avr-libc", "binutils-avr", "arduino-core-avr", "arduino-mk", "simavr",
                 "libsimavr-dev", "libelf-dev", "pkg-config", "gcc", "libc6-dev", "make")
 FREQUENCIES = (16_000_000, 8_000_000)
 EEPROM_SIZE = 1024
