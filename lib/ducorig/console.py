@@ -22,8 +22,8 @@ CMDS = (
     ("o", "c_over", 0, "overview: one line per slave"),
     ("d", "c_detail", 0, "detail and phase timing of the selected slave(s)"),
     ("s", "c_stats", 0, "rig statistics and free heap"),
-    ("p", "c_pause", 0, "pause (workers stop between shares)"),
-    ("g", "c_go", 99999, "go: resume; n g: mine n more shares, then pause"),
+    ("p", "c_pause", 0, "pause the selected slave(s) after the current share"),
+    ("g", "c_go", 99999, "go: resume; n g: each selected mines n more, then pauses"),
     ("c", "c_redial", 0, "reconnect the selected slave(s) to the pool"),
     ("X", "c_reset", 0, "reset the selected slave(s) (protocol X)"),
     ("S", "c_status", 0, "read the selected slave(s)' status bytes"),
@@ -148,6 +148,12 @@ class Console:
             return [(i, ws[i]) for i in range(len(ws))]
         return [(self.sel, ws[self.sel])]
 
+    def _workers(self):
+        return [w for i, w in self._chosen()]
+
+    def _which(self):
+        return "all slaves" if self.sel is None else "slave %d" % self.sel
+
     # -- commands ---------------------------------------------------------
     async def c_help(self, n):
         await self.say("n# select slave n (# alone: all); n before a letter is its value")
@@ -159,12 +165,15 @@ class Console:
         rig = self.rig
         for i, w in self._chosen():
             s = w.stats
+            state = s.state  # "paused" once held at the gate (rig.gate)
+            if w.quota == 0 and state != "paused":
+                state = "pausing"  # finishing its current share
+            elif w.quota:
+                state = "+%d" % w.quota  # shares left before it pauses
             await self.say("%d %-6s %-8s %6.1fH/s A%d R%d busy%3d%% eff%3d%% %s" % (
-                i, s.name[:6], s.state[:8], s.hashrate(), s.accepted, sum(s.rejected.values()),
+                i, s.name[:6], state[:8], s.hashrate(), s.accepted, sum(s.rejected.values()),
                 int(s.busy_fraction() * 100), int(100 * 0.96 ** i), (s.last_bad or "")[:16]))
-        mode = "stopped" if not rig.running else "paused" if rig.paused else "mining"
-        if rig.quota is not None:
-            mode += ", %d more shares" % rig.quota
+        mode = "stopped" if not rig.running else "paused" if rig.held == len(rig.workers) else "mining"
         await self.say("%s, %d held%s" % (mode, rig.held, "" if self.sel is None else ", sel %d" % self.sel))
 
     async def c_detail(self, n):
@@ -193,14 +202,13 @@ class Console:
         await self.say("free heap %s (min %s); poll %d ms" % (t["free_heap"], t["free_heap_min"], rig.poll_ms))
 
     async def c_pause(self, n):
-        self.rig.quota = None
-        self.rig.pause()
-        await self.say("pausing: workers stop after their current share")
+        self.rig.pause(self._workers())
+        await self.say("pausing %s after the current share" % self._which())
 
     async def c_go(self, n):
-        self.rig.quota = n
-        self.rig.pause(False)
-        await self.say("mining" if n is None else "mining %d more shares" % n)
+        self.rig.resume(self._workers(), n)
+        text = "mining " + self._which()
+        await self.say(text if n is None else text + ", %d more shares each" % n)
 
     async def c_redial(self, n):
         for i, w in self._chosen():
@@ -231,7 +239,7 @@ class Console:
     async def c_raw(self, n):
         if self.sel is None:
             await self.error("select a slave first: n#")
-        elif not self.rig.paused:
+        elif self.rig.workers[self.sel].stats.state != "paused":
             await self.error("pause first (p): the worker owns the slave")
         else:
             self.want = 3 if n is None else n
@@ -420,7 +428,10 @@ class _FdReader:
 
         loop = asyncio.get_event_loop()
         ready = loop.create_future()
-        loop.add_reader(self.fd, ready.set_result, None)
+        try:
+            loop.add_reader(self.fd, ready.set_result, None)
+        except OSError:  # EPERM: a file or /dev/null, which epoll refuses and which never blocks
+            return os.read(self.fd, n)
         try:
             await ready
         finally:

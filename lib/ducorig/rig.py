@@ -22,13 +22,9 @@ class Rig:
         self.stats = RigStats()
         self.running = True
         self.verbose = False
-        self.paused = False
         self.held = 0  # workers waiting in gate()
-        self.quota = None  # shares left before a pause (console "n g"), None: no limit
         self.console = False  # run the console task on stdin (main() decides)
         self.wdt = None  # the armed watchdog, once there is one (none yet)
-        self._resume = asyncio.Event()
-        self._resume.set()
         self.rediscover_requests = 0
         limiter = ConnectLimiter()
         self.workers = []
@@ -43,39 +39,44 @@ class Rig:
     def log(self, text):
         self.out.write(text + "\n")
 
-    async def gate(self):
-        """Where a worker waits, between shares, while the rig is paused; with
-        a quota, each pass takes one share of it and the rig pauses when none
-        is left."""
-        while self.running:
-            if not self.paused:
-                if self.quota is None:
-                    return
-                if self.quota > 0:
-                    self.quota -= 1
-                    return
-                self.quota = None
-                self.paused = True
-                self.log("quota done: paused")
-            self._resume.clear()
+    async def gate(self, worker):
+        """Where a worker waits, between shares, while it is paused (quota 0);
+        a quota of n lets n more shares through, one per pass. A held worker
+        waits on its wake event: the ready-line watcher only sets it while the
+        worker hashes, so it is free here."""
+        if worker.quota == 0 and self.running:
+            s = worker.stats
+            state = s.state
+            s.state = "paused"
             self.held += 1
+            self.log(s.name + ": paused")
             try:
-                await self._resume.wait()
+                while worker.quota == 0:
+                    worker.wake.clear()
+                    await worker.wake.wait()
             finally:
                 self.held -= 1
+                s.state = state
+        if worker.quota:
+            worker.quota -= 1
 
-    def pause(self, paused=True):
-        self.paused = paused
-        if not paused:
-            self._resume.set()
+    def pause(self, workers):
+        for w in workers:
+            w.quota = 0  # each stops at its next gate: a share in flight is still submitted
+
+    def resume(self, workers, quota=None):
+        """Resume the workers; with a quota, each mines that many more shares
+        and then pauses again."""
+        for w in workers:
+            w.quota = quota
+            w.wake.set()
 
     def pool_trouble(self):
         """Repeated connect failures: the pool address may be stale."""
         self.rediscover_requests += 1
 
     def stop(self):
-        self.running = False
-        self._resume.set()
+        self.running = False  # run() then cancels the workers, held ones too
 
     def safe_reboot(self):
         """Hook for the console's stop once a watchdog is armed: reboot into

@@ -35,16 +35,17 @@ class Worker:
         self.slave = None  # the driver, once identified
         self.pool_backoff = Backoff()
         self.slave_backoff = Backoff(first_ms=500, max_ms=30000)
-        self.wake = asyncio.Event()  # set by the ready-line watcher
+        self.wake = asyncio.Event()  # set by the ready-line watcher, and by a resume (rig.gate)
         self.hashing = False  # waiting for the slave's result
         self.done = False  # the slave holds a result
         self.started = 0  # ticks when the current job went to the slave
         self._last_feedback = None
         self.redial = False  # the console asks for a fresh pool connection
+        self.quota = None  # shares left before it pauses (0: paused), None: no limit
 
     async def run(self):
         while self.rig.running:
-            await self.rig.gate()
+            await self.rig.gate(self)
             try:
                 if self.redial:
                     self.redial = False

@@ -4,6 +4,7 @@
 import asyncio
 
 from ducorig import console
+from ducorig.rig import Rig as RealRig
 
 
 class Out:
@@ -38,13 +39,16 @@ class W:
     def __init__(self, name):
         self.stats = Stats(name)
         self.redial = False
+        self.quota = None
+        self.wake = asyncio.Event()
 
 
 class Rig:
+    pause = RealRig.pause  # the real per-worker pause and resume
+    resume = RealRig.resume
+
     def __init__(self):
         self.running = True
-        self.paused = False
-        self.quota = None
         self.held = 0
         self.verbose = False
         self.workers = [W("a"), W("b"), W("c")]
@@ -53,12 +57,13 @@ class Rig:
     def stop(self):
         self.running = False
 
-    def pause(self, p=True):
-        self.paused = p
+
+def quotas(rig):
+    return [w.quota for w in rig.workers]
 
 
-def feed(data):
-    rig = Rig()
+def feed(data, rig=None):
+    rig = rig or Rig()
     con = console.Console(rig)
     con.err_t = None
 
@@ -75,7 +80,7 @@ def feed(data):
 def test_digits_select_and_value():
     rig, con, lines = feed(b"1#2g")
     assert con.sel == 1 and lines[0] == "slave 1: b"
-    assert rig.quota == 2 and lines[-1] == "mining 2 more shares"
+    assert quotas(rig) == [None, 2, None] and lines[-1] == "mining slave 1, 2 more shares each"
 
 
 def test_hash_alone_selects_all_and_bad_index_is_refused():
@@ -107,7 +112,7 @@ def test_numbers_too_large():
     rig, con, lines = feed(b"123456g99999999999g5p")
     assert lines == ["? g: 123456 is too large (max 99999)", "? g: 10000000 is too large (max 99999)",
                      "? p takes no number"]
-    assert rig.quota is None and not rig.paused
+    assert quotas(rig) == [None, None, None]
 
 
 def test_a_burst_of_garbage_is_one_line_not_a_flood():
@@ -126,9 +131,14 @@ def test_a_burst_of_garbage_is_one_line_not_a_flood():
 
 def test_pause_go_verbose_quit():
     rig, con, lines = feed(b"p")
-    assert rig.paused
+    assert quotas(rig) == [0, 0, 0] and lines == ["pausing all slaves after the current share"]
+    rig, con, lines = feed(b"1#p")
+    assert quotas(rig) == [None, 0, None] and not rig.workers[1].wake.is_set()
+    rig, con, lines = feed(b"p1#g")
+    assert quotas(rig) == [0, None, 0] and rig.workers[1].wake.is_set() and lines[-1] == "mining slave 1"
     rig, con, lines = feed(b"pgv0v1v")
-    assert not rig.paused and rig.verbose and lines[-3:] == ["verbose on", "verbose off", "verbose on"]
+    assert quotas(rig) == [None, None, None] and rig.verbose
+    assert lines[-3:] == ["verbose on", "verbose off", "verbose on"]
     rig, con, lines = feed(b"qo")
     assert not rig.running and lines[0].startswith("stopping") and lines[-1] == "stopped, 0 held"
 
@@ -136,6 +146,13 @@ def test_pause_go_verbose_quit():
 def test_ctrl_c_stops_and_stops_reading():
     rig, con, lines = feed(b"\x03\x01o")
     assert not rig.running and con.interrupted and len(lines) == 1
+
+
+def test_overview_shows_paused_pausing_and_quota():
+    rig = Rig()
+    rig.workers[2].stats.state = "paused"  # held at the gate
+    rig, con, lines = feed(b"0#p1#3g2#p#o", rig)
+    assert [line.split()[2] for line in lines[-4:-1]] == ["pausing", "+3", "paused"]
 
 
 def test_overview_and_help_fit_80_columns():
@@ -157,5 +174,9 @@ def test_raw_line_needs_a_selection_and_a_pause():
     assert lines == ["? select a slave first: n#"]
     rig, con, lines = feed(b"1#>")
     assert lines[-1] == "? pause first (p): the worker owns the slave"
-    rig, con, lines = feed(b"1#p>V12\x1b")
+    rig, con, lines = feed(b"1#p>")  # paused, but not yet held: its share is in flight
+    assert lines[-1] == "? pause first (p): the worker owns the slave"
+    rig = Rig()
+    rig.workers[1].stats.state = "paused"  # held at the gate
+    rig, con, lines = feed(b"1#p>V12\x1b", rig)
     assert con.line is None and lines[-1].endswith("cancelled")

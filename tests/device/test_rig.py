@@ -120,26 +120,47 @@ async def test_ready_line_polls_only_when_a_slave_is_done():
         assert s.polls <= 2 * s.accepted + 2, s.as_dict()  # polling alone needs dozens per share
 
 
-async def test_pause_holds_every_worker_and_resume_goes_on():
-    r = make_rig("rig-pause", slaves=(8, 9))
-    task = asyncio.create_task(r.run())
+async def until(cond, what):
     start = ticks_ms()
-    while sum(s.accepted for s in r.stats.slaves) < 2:
-        assert ticks_diff(ticks_ms(), start) < SAFETY_MS
+    while not cond():
+        assert ticks_diff(ticks_ms(), start) < SAFETY_MS, what
         await asyncio.sleep(0.05)
-    r.pause()
-    while r.held < 2:  # in-flight shares finish first
-        assert ticks_diff(ticks_ms(), start) < SAFETY_MS
-        await asyncio.sleep(0.05)
-    held = [s.accepted for s in r.stats.slaves]
-    await asyncio.sleep(1)
-    assert [s.accepted for s in r.stats.slaves] == held and r.held == 2
-    r.pause(False)
-    while sum(s.accepted for s in r.stats.slaves) < sum(held) + 2:
-        assert ticks_diff(ticks_ms(), start) < SAFETY_MS
-        await asyncio.sleep(0.05)
-    r.stop()
-    await task
+
+
+async def test_pause_holds_one_worker_while_the_others_mine():
+    r = make_rig("rig-pause", slaves=(8, 9))
+    a, b = r.stats.slaves
+    task = asyncio.create_task(r.run())
+    try:
+        await until(lambda: a.accepted and b.accepted, "first shares")
+        r.pause(r.workers[:1])
+        await until(lambda: r.held == 1, "held")  # its share in flight is finished first
+        held, other = a.accepted, b.accepted
+        await until(lambda: b.accepted >= other + 2, "the other goes on")
+        assert a.accepted == held and a.state == "paused" and r.held == 1
+        r.resume(r.workers[:1], 1)  # one more share, then paused again
+        await until(lambda: r.out.lines.count("s8: paused\n") == 2, "paused after its quota")
+        assert held <= a.accepted <= held + 1 and r.workers[0].quota == 0 and r.held == 1
+        r.resume(r.workers[:1])
+        await until(lambda: a.accepted >= held + 2, "mining again")
+        assert r.held == 0 and r.workers[0].quota is None
+    finally:
+        r.stop()
+        await task
+
+
+async def test_console_f_sets_the_bus_clock():
+    from ducorig.console import Console
+    from ducorig.simbus import half_period_us
+
+    r = make_rig("rig-freq", slaves=(8,))
+    con = Console(r)
+    before = r.bus.i2c.half_us
+    for c in b"200f":
+        await con.key(c)
+    assert r.bus.i2c.freq == 200000 and r.bus.i2c.half_us == half_period_us(200000) != before
+    await con.key(ord("f"))
+    assert r.out.lines[-1] == "I2C 200 kHz\n"
 
 
 def test_poll_interval_spreads_the_poll_budget():

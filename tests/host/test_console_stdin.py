@@ -1,7 +1,9 @@
-"""The console through the REAL stdin path: `micropython` runs a small rig
-(three slaves of the session rig bus) with the console on, we write command
-bytes into its stdin pipe and read its stdout. Assertions are on the rig's
-own output (counts, lines); timeouts are only safety nets."""
+"""The console through the REAL stdin path: a small rig (three slaves of the
+session rig bus) runs with the console on, in `micropython` and in CPython
+alike; we write command bytes into its stdin pipe and read its stdout.
+Assertions are on effects: accepted counts in the rig's own overview, the
+slave model's status byte, the pool emulator's books (`/_emulator/state`);
+timeouts are only safety nets."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,7 +28,18 @@ SAFETY_S = 20
 @pytest.fixture(scope="module")
 def env():
     services.start_all()
-    return dict(os.environ, MICROPYPATH=os.pathsep.join([str(ROOT / "lib"), ".frozen"]))
+    lib = str(ROOT / "lib")
+    return dict(os.environ, MICROPYPATH=os.pathsep.join([lib, ".frozen"]), PYTHONPATH=lib)
+
+
+@pytest.fixture(params=["micropython", "cpython"])
+def runtime(request):
+    return request.param
+
+
+def summary(line: str) -> bool:
+    """The overview's last line (not "mining slave 1", the answer to g)."""
+    return line.startswith(("mining,", "paused,", "stopped,"))
 
 
 class Proc:
@@ -64,22 +78,34 @@ class Proc:
             if pred(line):
                 return got
 
-    def overview(self) -> dict[int, int]:
-        """Send `o`, return accepted counts per slave index."""
+    def overview(self) -> dict[int, tuple[str, int]]:
+        """Send `o`, return (state, accepted) per slave index shown."""
         self.send(b"o")
-        lines = self.wait_for(lambda l: l.startswith(("mining", "paused", "stopped")), "overview")
-        acc = {}
+        lines = self.wait_for(summary, "overview")
+        rows = {}
         for l in lines:
             w = l.split()
             if len(w) > 4 and w[0].isdigit() and w[4].startswith("A"):
-                acc[int(w[0])] = int(w[4][1:])
-        return acc
+                rows[int(w[0])] = (w[2], int(w[4][1:]))
+        return rows
+
+    def accepted(self) -> dict[int, int]:
+        return {i: row[1] for i, row in self.overview().items()}
+
+    def until(self, cond, what):
+        """Overviews until cond(accepted counts) holds; returns those counts."""
+        for _ in range(200):
+            acc = self.accepted()
+            if cond(acc):
+                return acc
+            time.sleep(0.1)
+        raise AssertionError(f"{what}: {self.lines[-20:]}")
 
     def wait_held(self, workers: int) -> None:
         """Poll the overview until `workers` workers wait at the pause gate."""
         for _ in range(200):
             self.send(b"o")
-            last = self.wait_for(lambda l: l.startswith(("paused", "mining")), "paused")[-1]
+            last = self.wait_for(summary, "held")[-1]
             if f"{workers} held" in last:
                 return
             time.sleep(0.1)
@@ -89,6 +115,21 @@ class Proc:
         if self.p.poll() is None:
             self.p.kill()
         self.p.wait()
+
+
+def pool_connections(user: str) -> list[dict]:
+    """The user's open connections in the pool emulator's books."""
+    with urllib.request.urlopen(os.environ["DUCORIG_REST"] + "/_emulator/state", timeout=5) as r:
+        return [c for c in json.load(r)["result"]["connections"] if c["username"] == user]
+
+
+def until_pool(cond, what):
+    for _ in range(200):
+        conns = cond()
+        if conns:
+            return conns
+        time.sleep(0.1)
+    raise AssertionError(what)
 
 
 def config(tmp_path: Path, user: str, slaves=(8, 9, 10)) -> Path:
@@ -101,27 +142,35 @@ def config(tmp_path: Path, user: str, slaves=(8, 9, 10)) -> Path:
     return path
 
 
-def start(tmp_path, env, user, console="True"):
+def argv(runtime: str, code: str) -> list[str]:
+    if runtime == "cpython":
+        return [sys.executable, "-u", "-c", code]  # -u: each console line reaches the pipe at once
     mp = micropython_binary()
     if mp is None:
         pytest.skip("micropython binary not found")
-    cfg = config(tmp_path, user)
-    return Proc([mp, "-X", "heapsize=512k", "-c", f"from ducorig import rig; rig.main({str(cfg)!r}, {console})"],
-                env, tmp_path)
+    return [mp, "-X", "heapsize=512k", "-c", code]
 
 
-def mined(p: Proc, n: int) -> dict[int, int]:
-    """Overviews until every slave has n accepted shares."""
-    for _ in range(200):
-        acc = p.overview()
-        if len(acc) == 3 and min(acc.values()) >= n:
-            return acc
-        time.sleep(0.1)
-    raise AssertionError(p.lines[-20:])
+def start(tmp_path, env, runtime, user):
+    # After main() the process stays alive (as the REPL would) until stdin
+    # closes: the pool's books then show what the stop closed, not the exit.
+    code = (f"import sys\nfrom ducorig import rig\nrig.main({str(config(tmp_path, user))!r}, True)\n"
+            "while sys.stdin.read(1):\n    pass\n")
+    return Proc(argv(runtime, code), env, tmp_path)
 
 
-def test_overview_pause_quota_garbage_and_ctrl_c(tmp_path, env):
-    p = start(tmp_path, env, "console-stdin")
+def stopped(p: Proc, user: str) -> None:
+    """After q or Ctrl-C: no connection of the user left in the pool's books
+    while the process is still alive, then a clean exit once stdin closes."""
+    p.wait_for(lambda l: l == "ducorig: stopped", "stopped")
+    until_pool(lambda: not pool_connections(user), "connections closed")
+    p.p.stdin.close()
+    assert p.p.wait(SAFETY_S) == 0
+
+
+def test_pause_one_slave_reset_quota_garbage_and_ctrl_c(tmp_path, env, runtime):
+    user = "console-stdin-" + runtime
+    p = start(tmp_path, env, runtime, user)
     try:
         p.wait_for(lambda l: "? for help" in l, "banner")
         # a command while the rig is still starting: answered, not fatal
@@ -130,126 +179,126 @@ def test_overview_pause_quota_garbage_and_ctrl_c(tmp_path, env):
         p.send(b"#?")
         help_lines = p.wait_for(lambda l: "Ctrl-C" in l, "help")
         assert len(help_lines) > 15 and all(len(l) <= 80 for l in help_lines)
-        mined(p, 1)
-        # pause: once every worker is held, the counts stop changing
-        p.send(b"#p")
-        p.wait_held(3)
+        p.until(lambda acc: len(acc) == 3 and min(acc.values()) >= 1, "first shares")
+        # pause slave 1 only: its count stops while the others keep rising
+        p.send(b"1#p")
+        p.wait_for(lambda l: l == "s9: paused", "slave 1 held")
+        p.send(b"#")
         a = p.overview()
-        time.sleep(0.5)
-        assert p.overview() == a
+        assert a[1][0] == "paused" and p.lines[-1] == "mining, 1 held"
+        b = p.until(lambda acc: acc[0] >= a[0][1] + 2 and acc[2] >= a[2][1] + 2, "the others mine on")
+        assert b[1] == a[1][1]
+        # X reaches the slave: its status byte 0 turns to Z (booted)
+        p.send(b"1#S")
+        assert not p.wait_for(lambda l: l.startswith("1: status"), "status")[-1].startswith("1: status b'Z")
+        p.send(b"X")
+        p.wait_for(lambda l: l == "1: reset sent", "reset")
+        time.sleep(0.2)  # the model is off the bus while it boots (30 ms)
+        p.send(b"S")
+        assert p.wait_for(lambda l: l.startswith(("1: status", "? 1:")), "status")[-1].startswith("1: status b'Z")
+        # resumed, the reset slave mines again
+        p.send(b"g#")
+        p.until(lambda acc: acc[1] > a[1][1], "slave 1 mines again")
+        # quota: slave 0 mines at most 2 more shares, then pauses by itself
+        p.send(b"0#p")
+        p.wait_for(lambda l: l == "s8: paused", "slave 0 held")
+        p.send(b"#")
+        before = p.accepted()[0]
+        p.send(b"0#2g#")
+        p.wait_for(lambda l: l == "s8: paused", "slave 0 held after its quota")
+        state, after = p.overview()[0]
+        assert state == "paused" and before <= after <= before + 2  # a share may be lost
         # garbage: one-line errors (a burst is not a flood), and the rig keeps going
-        before = len(p.lines)
+        n = len(p.lines)
         p.send(b"\xff\xfe\x80 xjy 99# 123456789g \x1b[A\x1b[1;5C\x1bOP 7\x08\x08")
         p.send(b"s")
         got = p.wait_for(lambda l: l.startswith("free heap"), "stats after garbage")
         errors = [l for l in got if l.startswith("? ")]
         assert 1 <= len(errors) <= 12, got
-        assert len(p.lines) - before < 20
-        # quota: two more shares, then paused again by itself
-        p.send(b"2g")
-        p.wait_for(lambda l: l.startswith("quota done"), "quota")
-        p.wait_held(3)
-        b = p.overview()
-        assert sum(b.values()) - sum(a.values()) <= 2  # at most 2 more (a share may be lost)
-        # resume: accepted grows again
-        p.send(b"g")
-        for _ in range(200):
-            c = p.overview()
-            if sum(c.values()) > sum(b.values()) + 2:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(p.lines[-10:])
-        # Ctrl-C (then Ctrl-A, as mpremote sends): a clean stop, the process ends
+        assert len(p.lines) - n < 20
+        # Ctrl-C (then Ctrl-A, as mpremote sends): a clean stop, every socket closed
+        assert len(pool_connections(user)) == 3
         p.send(b"\r\x03\r\x01")
-        p.wait_for(lambda l: "stopped" in l, "stopped")
-        assert p.p.wait(SAFETY_S) == 0
-        assert any(l.startswith("stopping: closing pool connections") for l in p.lines)
+        p.wait_for(lambda l: l == "stopping: closing pool connections", "stopping")
+        stopped(p, user)
     finally:
         p.close()
 
 
-def test_commands_and_raw_passthrough(tmp_path, env):
-    p = start(tmp_path, env, "console-cmds")
+def test_commands_reconnect_zero_raw_and_q(tmp_path, env, runtime):
+    user = "console-cmds-" + runtime
+    p = start(tmp_path, env, runtime, user)
     try:
         p.wait_for(lambda l: "? for help" in l, "banner")
         p.send(b"b")
         assert "08 09 0a" in p.wait_for(lambda l: l.startswith("found:"), "scan")[-1]
         p.send(b"C")
         conf = p.wait_for(lambda l: l.startswith(" slave 0x0a"), "config")
-        assert any(" user: console-cmds" in l for l in conf)
+        assert any(l == " user: " + user for l in conf)
         p.send(b"w")
         p.wait_for(lambda l: l == "WiFi: not on this platform", "wifi")
         p.send(b"R")
         p.wait_for(lambda l: l == "reboot: not on this platform", "reboot")
+        # (that the bus's half-period follows is asserted in tests/device/test_rig.py)
         p.send(b"200f")
-        p.wait_for(lambda l: l == "I2C 200 kHz", "freq")
+        p.wait_for(lambda l: l == "I2C 200 kHz", "freq set")
+        p.send(b"f")
+        p.wait_for(lambda l: l == "I2C 200 kHz", "freq shown")
         p.send(b"500f")
         p.wait_for(lambda l: "too large" in l, "freq too large")
         p.send(b"1v")
-        p.wait_for(lambda l: l.startswith("s8 GOOD") or l.startswith("s9 GOOD") or l.startswith("s10 GOOD"),
-                   "verbose share log")
+        p.wait_for(lambda l: l.startswith(("s8 GOOD", "s9 GOOD", "s10 GOOD")), "verbose share log")
         p.send(b"0v")
         p.wait_for(lambda l: l == "verbose off", "verbose off")
         p.send(b"1#d")
         det = p.wait_for(lambda l: l.startswith("  submit"), "detail")
-        assert any(l.startswith("1 s9 0x09") for l in det)
+        ducoid = next(l for l in det if l.startswith("1 s9 0x09")).split()[4]
+        # c: slave 1 gets a new pool connection (a new threadid for its DUCOID),
+        # the others keep theirs
+        old = until_pool(lambda: [c["threadid"] for c in pool_connections(user) if c["ducoid"] == ducoid],
+                         "slave 1's connection")
+        others = {c["threadid"] for c in pool_connections(user) if c["ducoid"] not in (None, ducoid)}
+
+        def renewed():
+            mine = [c["threadid"] for c in pool_connections(user) if c["ducoid"] == ducoid]
+            return mine and not set(mine) & set(old)
+
+        p.send(b"c")
+        until_pool(renewed, "a new connection for slave 1")
+        assert others <= {c["threadid"] for c in pool_connections(user)}
         time.sleep(0.4)  # errors closer than 0.3 s together are counted, not printed
         p.send(b">")
         p.wait_for(lambda l: "pause first" in l, "raw needs pause")
         p.send(b"p")
-        for _ in range(200):
-            p.send(b"o")
-            if "3 held" in p.wait_for(lambda l: l.startswith(("paused", "mining")), "held")[-1]:
-                break
-            time.sleep(0.1)
+        p.wait_for(lambda l: l == "s9: paused", "slave 1 held")
         p.send(b"3>SX\x08\r")  # typed S, X, Backspace: sends "S", reads 3 bytes
         p.wait_for(lambda l: l.startswith("0x09: b'"), "raw answer")
-        p.send(b"#zo")
-        p.wait_for(lambda l: l.startswith("2 s10"), "zeroed overview")
+        # z: with every slave held, the counts read zero afterwards
+        p.send(b"#p")
+        p.wait_held(3)
+        p.send(b"z")
+        p.wait_for(lambda l: l == "statistics zeroed", "zeroed")
+        assert p.overview() == {0: ("paused", 0), 1: ("paused", 0), 2: ("paused", 0)}
+        p.send(b"s")
+        assert p.wait_for(lambda l: l.startswith("A"), "stats")[-1].startswith("A0 R0 lost 0,")
+        # q: every pool socket closed
+        assert len(pool_connections(user)) == 3
         p.send(b"q")
-        p.wait_for(lambda l: "stopped" in l, "stopped")
-        assert p.p.wait(SAFETY_S) == 0
+        stopped(p, user)
     finally:
         p.close()
 
 
-def test_headless_with_stdin_closed_keeps_mining(tmp_path, env):
+def test_headless_with_stdin_closed_keeps_mining(tmp_path, env, runtime):
     """Console forced on, stdin at EOF: it says so once and mining goes on."""
-    mp = micropython_binary()
-    if mp is None:
-        pytest.skip("micropython binary not found")
     cfg = config(tmp_path, "console-eof", slaves=(8,))
     code = ("import asyncio\nfrom ducorig import rig, config\nc = config.load(%r)\n"
             "i2c, l, r = rig.make_i2c(c)\nR = rig.Rig(c, i2c, l, r)\nR.console = True\nR.verbose = True\n"
             "async def stop():\n    while R.stats.slaves[0].accepted < 3:\n        await asyncio.sleep(0.05)\n"
             "    R.stop()\nasync def both():\n    asyncio.create_task(stop())\n    await R.run()\n"
             "asyncio.run(both())\nprint('accepted', R.stats.slaves[0].accepted)\n") % str(cfg)
-    out = subprocess.run([mp, "-X", "heapsize=512k", "-c", code], stdin=subprocess.DEVNULL, capture_output=True,
+    out = subprocess.run(argv(runtime, code), stdin=subprocess.DEVNULL, capture_output=True,
                          env=env, cwd=tmp_path, timeout=SAFETY_S)
     text = out.stdout.decode()
     assert out.returncode == 0, text + out.stderr.decode()
     assert text.count("input closed") == 1 and "accepted 3" in text
-
-
-def test_cpython_console_against_a_pipe(env):
-    """The same console on CPython, reading a pipe through its fd reader."""
-    code = r"""
-import asyncio, os, sys
-sys.path.insert(0, %r)
-from ducorig import console
-class W: pass
-class Rig:
-    running = True; paused = False; quota = None; held = 0; workers = []; verbose = False
-    out = sys.stdout
-    def stop(self): self.running = False
-    def pause(self, p=True): self.paused = p
-r, w = os.pipe()
-os.write(w, b"p9#v2gq")
-asyncio.run(console.Console(Rig()).run(os.fdopen(r, "rb", 0)))
-""" % str(ROOT / "lib")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=SAFETY_S)
-    text = out.stdout.decode()
-    assert out.returncode == 0, text + out.stderr.decode()
-    for want in ("pausing", "? no slave 9", "verbose on", "mining 2 more shares", "stopping"):
-        assert want in text, text
