@@ -183,8 +183,7 @@ class Console:
             s = w.stats
             await self.say("%d %s 0x%02x %s %s %s" % (i, s.name, s.address, s.dialect, s.ducoid, s.state))
             for k in range(len(PHASES)):
-                p = s.phases[k]
-                await self.say("  %-6s n%d mean %.1f max %.1f ms" % (PHASES[k], p.count, p.mean_ms(), p.max_ms))
+                await self.say("  %-6s n%d mean %.1f max %.1f ms" % ((PHASES[k],) + s.phase(k)))
             await self.say("  %.1fH/s polls %d blocks %d busy %d%%" % (
                 s.hashrate(), s.polls, s.blocks, int(s.busy_fraction() * 100)))
             for name, table in (("rejected", s.rejected), ("lost", s.lost), ("errors", s.errors)):

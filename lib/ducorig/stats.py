@@ -14,22 +14,6 @@ SUBMIT_WAIT = 3  # result sent -> feedback read (one network round trip)
 PHASES = ("job", "i2c", "hash", "submit")
 
 
-class Phase:
-    def __init__(self):
-        self.count = 0
-        self.total_ms = 0.0
-        self.max_ms = 0.0
-
-    def add(self, ms):
-        self.count += 1
-        self.total_ms += ms
-        if ms > self.max_ms:
-            self.max_ms = ms
-
-    def mean_ms(self):
-        return self.total_ms / self.count if self.count else 0.0
-
-
 class Histogram:
     """Counts of values in `step_ms` buckets up to limit_ms (the last bucket
     holds the rest): percentiles without keeping samples."""
@@ -68,7 +52,9 @@ class SlaveStats:
 
     def zero(self):
         """Restart the counters in place (the worker keeps counting into this object)."""
-        self.phases = [Phase() for _ in PHASES]
+        # count, total ms, max ms of each phase, flat: one array is ~10x
+        # smaller than an object per phase, for every slave
+        self.phases = array("f", bytes(4 * 3 * len(PHASES)))
         self.accepted = 0
         self.blocks = 0
         self.rejected = {}  # reason -> count
@@ -79,6 +65,22 @@ class SlaveStats:
         self.hashes = 0
         self.hash_us = 0
         self.since = ticks_ms()
+
+    def add_time(self, phase, ms):
+        """One share's time in a phase."""
+        p = self.phases
+        i = 3 * phase
+        p[i] += 1
+        p[i + 1] += ms
+        if ms > p[i + 2]:
+            p[i + 2] = ms
+
+    def phase(self, phase):
+        """(count, mean ms, max ms) of a phase."""
+        p = self.phases
+        i = 3 * phase
+        n = int(p[i])
+        return n, (p[i + 1] / n if n else 0.0), p[i + 2]
 
     def count(self, table, key):
         table[key] = table.get(key, 0) + 1
@@ -99,8 +101,8 @@ class SlaveStats:
             "rejected": self.rejected, "lost": self.lost, "errors": self.errors,
             "polls": self.polls, "last_bad": self.last_bad, "hashrate": round(self.hashrate(), 1),
             "busy": round(self.busy_fraction(), 4), "hash_s": self.hash_us / 1000000,
-            "phases": dict((PHASES[i], [p.count, round(p.mean_ms(), 2), round(p.max_ms, 1)])
-                           for i, p in enumerate(self.phases)),
+            "phases": dict((PHASES[k], [n, round(mean, 2), round(top, 1)])
+                           for k, (n, mean, top) in enumerate(self.phase(k) for k in range(len(PHASES)))),
         }
 
 

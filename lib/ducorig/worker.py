@@ -78,7 +78,7 @@ class Worker:
         t0 = ticks_ms()
         job = await self.client.request_job()
         t1 = ticks_ms()
-        self.stats.phases[JOB_WAIT].add(ticks_diff(t1, t0))
+        self.stats.add_time(JOB_WAIT, ticks_diff(t1, t0))
         try:
             nonce, elapsed_us, proven = await self._hash(job)
         except JobRefused as e:
@@ -94,7 +94,7 @@ class Worker:
         if elapsed_us <= 0:
             elapsed_us = int((nonce + 1) * 1000000 / self._rate())
         rate = duco.hashrate(nonce, elapsed_us)
-        self.stats.phases[HASH].add(elapsed_us / 1000)
+        self.stats.add_time(HASH, elapsed_us / 1000)
         self.stats.hashes += nonce + 1
         self.stats.hash_us += elapsed_us
         self.stats.state = "submit"
@@ -104,7 +104,7 @@ class Worker:
             self.stats.count(self.stats.lost, "pool: " + type(e).__name__)
             raise
         t3 = ticks_ms()
-        self.stats.phases[SUBMIT_WAIT].add(ticks_diff(t3, t2))
+        self.stats.add_time(SUBMIT_WAIT, ticks_diff(t3, t2))
         if proven:  # an unproven answer is already counted as lost
             self._book(result)
         start = t0 if self._last_feedback is None else self._last_feedback
@@ -119,7 +119,7 @@ class Worker:
         for _ in range(3):
             t = ticks_ms()
             await self.slave.start(job.last_hash, job.expected_hash, job.diff)
-            self.stats.phases[I2C].add(ticks_diff(ticks_ms(), t))
+            self.stats.add_time(I2C, ticks_diff(ticks_ms(), t))
             try:
                 return await self._wait_and_read(job)
             except SlaveReset:
@@ -144,7 +144,7 @@ class Worker:
                     if self._uses_ready_line():
                         await self.slave.clear()  # release the ready line
                     self.done = False
-                    self.stats.phases[I2C].add(ticks_diff(ticks_ms(), t))
+                    self.stats.add_time(I2C, ticks_diff(ticks_ms(), t))
                     return self._checked(job, found, nonce, elapsed_us)
                 if ticks_diff(ticks_ms(), self.started) > limit_ms:
                     await self.slave.reset()

@@ -58,7 +58,7 @@ async def test_every_slave_mines_in_its_own_task():
     assert len(set(s.ducoid for s in slaves)) == 4
     for s in slaves:
         assert s.rejected == {} and s.lost == {} and s.errors == {}, (s.as_dict(), r.out.lines)
-        assert s.phases[2].count >= 3 and s.hashrate() > 0
+        assert s.phase(2)[0] >= 3 and s.hashrate() > 0
 
 
 async def test_an_unplugged_slave_does_not_stall_the_others():

@@ -53,6 +53,18 @@ def test_slave_stats_rate_and_counts():
     assert s.as_dict()["rejected"] == {"Incorrect result": 2}
 
 
+def test_slave_stats_phase_times():
+    s = stats.SlaveStats("pm0", 8)
+    for ms in (100, 300, 200):
+        s.add_time(stats.SUBMIT_WAIT, ms)
+    s.add_time(stats.JOB_WAIT, 7)
+    assert s.phase(stats.SUBMIT_WAIT) == (3, 200.0, 300.0)
+    assert s.phase(stats.HASH) == (0, 0.0, 0.0)
+    assert s.as_dict()["phases"]["job"] == [1, 7.0, 7.0]
+    s.zero()
+    assert s.phase(stats.SUBMIT_WAIT) == (0, 0.0, 0.0)
+
+
 async def test_bus_retries_a_missing_ack_then_succeeds():
     i2c = FakeI2C(errors=[ENODEV, ENODEV])
     b = bus.Bus(i2c, retry_ms=1)
