@@ -13,7 +13,10 @@ async def send_stats(rig, address):
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 5)
         while rig.running:
             await asyncio.sleep(INTERVAL_S)
-            await write_snapshot(writer, rig)
+            try:
+                await write_snapshot(writer, rig)
+            except MemoryError:  # the rig comes first: skip this snapshot
+                writer.write(b"\n")  # ends a partial line, which the listener then drops
     except (OSError, asyncio.TimeoutError) as e:
         rig.log("stats report to %s stopped: %s" % (address, e))
     finally:

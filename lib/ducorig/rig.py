@@ -8,6 +8,7 @@ import sys
 from ducorig.bus import Bus
 from ducorig.pool import ConnectLimiter, PoolClient
 from ducorig.stats import RigStats
+from ducorig.ticks import ticks_diff, ticks_ms
 from ducorig.worker import Worker
 
 HEAP_SAMPLE_S = 30
@@ -25,6 +26,7 @@ class Rig:
         self.held = 0  # workers waiting in gate()
         self.console = False  # run the console task on stdin (main() decides)
         self.wdt = None  # the armed watchdog, once there is one (none yet)
+        self.cleared = asyncio.Event()  # set when a worker has read (and released) a result
         self.rediscover_requests = 0
         limiter = ConnectLimiter()
         self.workers = []
@@ -127,13 +129,17 @@ class Rig:
         does not say which: poll the hashing slaves, longest-hashing first (with
         uniform nonces the most likely to be done), until one is. The line is a
         wired-AND: a second slave finishing while the first still holds it
-        makes no edge, so the level is read again after every round."""
+        makes no edge, so the level is read again after every round. Workers
+        wait for it without timeouts of their own: it wakes a slave's worker
+        past that job's limit (a hung slave, which never pulls the line)."""
         while self.running:
             try:
                 await asyncio.wait_for(self.ready.wait_low(), self.poll_ms / 1000)
             except asyncio.TimeoutError:
                 pass  # a missed edge (the line rose and fell unseen) costs one poll interval
+            self._wake_overdue()
             while self.running and self.ready.value() == 0:
+                self._wake_overdue()
                 waiting = [w for w in self.workers if w.hashing and not w.done and w._uses_ready_line()]
                 waiting.sort(key=lambda w: w.started)  # ticks: fine over any one job's span
                 found = False
@@ -147,9 +153,16 @@ class Rig:
                 # A done slave holds the line until its worker has read and
                 # cleared it (a few ms): wait for that, not a whole poll interval.
                 while self.running and any(w.done for w in self.workers):
-                    await asyncio.sleep(0.001)
+                    self.cleared.clear()
+                    await self.cleared.wait()
                 if not found and not waiting:
                     await asyncio.sleep(self.poll_ms / 1000)  # low, and nobody to ask
+
+    def _wake_overdue(self):
+        now = ticks_ms()
+        for w in self.workers:
+            if w.hashing and ticks_diff(now, w.started) > w.limit_ms:
+                w.wake.set()  # its worker polls, and resets a hung slave
 
 
 def make_i2c(cfg):

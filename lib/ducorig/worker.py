@@ -39,6 +39,7 @@ class Worker:
         self.hashing = False  # waiting for the slave's result
         self.done = False  # the slave holds a result
         self.started = 0  # ticks when the current job went to the slave
+        self.limit_ms = 0  # the current job's worst case: past it the slave is reset
         self._last_feedback = None
         self.redial = False  # the console asks for a fresh pool connection
         self.quota = None  # shares left before it pauses (0: paused), None: no limit
@@ -128,13 +129,13 @@ class Worker:
 
     async def _wait_and_read(self, job):
         self.stats.state = "hash"
-        limit_ms = int((100 * job.diff + 1) * 2000 / self._rate()) + 1000
+        self.limit_ms = limit_ms = int((100 * job.diff + 1) * 2000 / self._rate()) + 1000
         self.started = ticks_ms()
         self.done = False
         self.hashing = True
         try:
             while True:
-                await self._wait_poll_time(limit_ms)
+                await self._wait_poll_time()
                 t = ticks_ms()
                 if not self.done:  # the ready-line watcher may have polled for us
                     await self._poll()
@@ -152,24 +153,23 @@ class Worker:
         finally:
             self.hashing = False
             self.done = False
+            self.rig.cleared.set()  # the ready-line watcher waits for done results to be read
 
     def _uses_ready_line(self):
         # Only our dialect drives the ready line; a yaum slave is always polled.
         return self.rig.ready is not None and self.slave.dialect != "c"
 
-    async def _wait_poll_time(self, limit_ms):
+    async def _wait_poll_time(self):
         if not self._uses_ready_line():
             await asyncio.sleep(self.rig.poll_ms / 1000)
             return
-        # Sleep until the ready-line watcher finds this slave done; the
-        # timeout (the job's worst case) is a safety net against a missed edge.
+        # Sleep until the ready-line watcher finds this slave done, or wakes
+        # it past its limit_ms (a hung slave). No timeout of its own: a
+        # wait_for per hashing slave would cost two tasks each, all the time.
         if self.done:  # found while this worker was busy elsewhere: its wake is spent
             return
         self.wake.clear()
-        try:
-            await asyncio.wait_for(self.wake.wait(), limit_ms / 2000)
-        except asyncio.TimeoutError:
-            pass
+        await self.wake.wait()
 
     async def poll_for_watcher(self):
         """One poll on behalf of the ready-line watcher; True if done (the

@@ -66,9 +66,14 @@ def measure(spec: SimSpec, seconds: float) -> dict[str, Any]:
     return figures(spec, base, end, rig)
 
 
+STALE_S = 5.0  # the controller reports every second
+
+
 def _sample(rig: SimRig) -> dict[str, Any]:
     if not rig.alive():
         raise RuntimeError(f"the controller died; see {rig.workdir / 'rig.log'}")
+    if time.monotonic() - rig.collected.received > STALE_S:
+        raise RuntimeError(f"the controller's stats report stalled; see {rig.workdir / 'rig.log'}")
     return {"t": time.monotonic(), "cpu": rig.cpu_seconds(), "pool": rig.pool_accepted(),
             "snapshot": rig.collected.latest}
 

@@ -93,6 +93,7 @@ class SimSpec:
 class Collected:
     """What the controller reported: the latest snapshot and the heap samples."""
     latest: dict[str, Any] | None = None
+    received: float = 0.0  # time.monotonic() of the latest snapshot
     heap: list[tuple[float, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -204,6 +205,7 @@ class SimRig:
                     continue
                 with self.collected.lock:
                     self.collected.latest = snapshot
+                    self.collected.received = time.monotonic()
                     heap = snapshot["rig"].get("free_heap")
                     if heap is not None:
                         self.collected.heap.append((time.monotonic() - self.started, heap))

@@ -86,7 +86,15 @@ async def test_a_reset_mid_job_resends_the_job():
 
 
 async def test_a_hung_slave_is_reset_and_mines_again():
-    r = make_rig("rig-hung", slaves=(10,))
+    await hung_slave_is_reset(make_rig("rig-hung", slaves=(10,)))
+
+
+async def test_a_hung_slave_is_reset_with_the_ready_line_too():
+    # it never pulls the line: the watcher wakes its worker past the job's limit
+    await hung_slave_is_reset(make_rig("rig-hung-ready", slaves=(10,), ready=True))
+
+
+async def hung_slave_is_reset(r):
     control(10, "hung", 1)
     task = asyncio.create_task(r.run())
     start = ticks_ms()
