@@ -66,7 +66,7 @@ class Ours:
                     await self.bus.write(self.addr, frame)
             except ShortWrite:
                 continue
-            state = await self._read_status(True)
+            state = await self._read_status(False)  # O leaves the status selected
             if state in (proto.BUSY, proto.FOUND, proto.NOT_FOUND):
                 return
             if state == proto.REFUSED and self._status[2] == proto.TOO_HARD:

@@ -124,8 +124,10 @@ async def test_pool_bads_are_counted_by_reason_and_mining_goes_on():
 async def test_ready_line_polls_only_when_a_slave_is_done():
     slaves = await run_until(make_rig("rig-ready", slaves=(8, 9, 10), ready=True),
                              lambda ss: all(s.accepted >= 4 for s in ss))
-    for s in slaves:
-        assert s.polls <= 2 * s.accepted + 2, s.as_dict()  # polling alone needs dozens per share
+    # Each result costs at most one poll of every hashing slave (the watcher
+    # asks the longest-hashing first); polling alone needs dozens per share.
+    accepted = sum(s.accepted for s in slaves)
+    assert sum(s.polls for s in slaves) <= len(slaves) * (accepted + 1), [s.as_dict() for s in slaves]
 
 
 async def until(cond, what):

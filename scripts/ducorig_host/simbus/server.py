@@ -52,11 +52,14 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        for line in self.rfile:
-            if line.strip() == b"WATCH":
-                self._watch()
-                return
-            self.wfile.write(answer(self.server.bus, line.decode("ascii", "replace")).encode() + b"\n")
+        try:
+            for line in self.rfile:
+                if line.strip() == b"WATCH":
+                    self._watch()
+                    return
+                self.wfile.write(answer(self.server.bus, line.decode("ascii", "replace")).encode() + b"\n")
+        except ConnectionResetError:  # the controller went away (stopped or killed): its business
+            pass
 
     def _watch(self) -> None:
         """Report the ready line's level at every change, sampled each
