@@ -165,6 +165,7 @@ class SimRig:
 
     def start(self, console: bool = False) -> None:
         """Start everything; with console the controller gets this terminal."""
+        sim_bus_request_us()  # calibrated once, before the rig runs (not beside it)
         self.emulator.start()
         self.bus.start()
         threading.Thread(target=self._collect, daemon=True).start()
