@@ -26,7 +26,8 @@ async def send_stats(rig, address):
 
 
 async def write_snapshot(writer, rig):
-    """snapshot(rig) as one JSON line, written a slave at a time: 20 slaves in
+    """The rig's totals and every slave's stats as one JSON line
+    {"rig": ..., "slaves": [...]}, written a slave at a time: 20 slaves in
     one string would need a ~7 KB block that a small, fragmented heap lacks."""
     writer.write(b'{"rig": ')
     writer.write(json.dumps(totals(rig)).encode())
@@ -47,7 +48,3 @@ def totals(rig):
     t["poll_ms"] = rig.poll_ms
     t["sim_requests"] = getattr(rig.bus.i2c, "requests", 0)
     return t
-
-
-def snapshot(rig):
-    return {"rig": totals(rig), "slaves": [s.as_dict() for s in rig.stats.slaves]}

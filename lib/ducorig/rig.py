@@ -139,7 +139,6 @@ class Rig:
                 pass  # a missed edge (the line rose and fell unseen) costs one poll interval
             self._wake_overdue()
             while self.running and self.ready.value() == 0:
-                self._wake_overdue()
                 waiting = [w for w in self.workers if w.hashing and not w.done and w._uses_ready_line()]
                 waiting.sort(key=lambda w: w.started)  # ticks: fine over any one job's span
                 found = False
@@ -157,6 +156,7 @@ class Rig:
                     await self.cleared.wait()
                 if not found and not waiting:
                     await asyncio.sleep(self.poll_ms / 1000)  # low, and nobody to ask
+                self._wake_overdue()  # the line can stay low for long with many slaves
 
     def _wake_overdue(self):
         now = ticks_ms()

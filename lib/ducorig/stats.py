@@ -101,9 +101,15 @@ class SlaveStats:
             "rejected": self.rejected, "lost": self.lost, "errors": self.errors,
             "polls": self.polls, "last_bad": self.last_bad, "hashrate": round(self.hashrate(), 1),
             "busy": round(self.busy_fraction(), 4), "hash_s": self.hash_us / 1000000,
-            "phases": dict((PHASES[k], [n, round(mean, 2), round(top, 1)])
-                           for k, (n, mean, top) in enumerate(self.phase(k) for k in range(len(PHASES)))),
+            "phases": self._phases_dict(),
         }
+
+    def _phases_dict(self):
+        phases = {}
+        for k in range(len(PHASES)):
+            n, mean, top = self.phase(k)
+            phases[PHASES[k]] = [n, round(mean, 2), round(top, 1)]
+        return phases
 
 
 class RigStats:
