@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("ducorig_host.check", "check the account, the mining key and the worker limit (exit code)"),
     "getpool": ("ducorig_host.getpool", "ask the REST API which pool node to mine on"),
     "portcheck": ("ducorig_host.portcheck", "check that lib/ uses nothing the ESP8266 port lacks"),
+    "deploy": ("ducorig_host.deploy", "install the rig on the ESP8266 over USB (mpremote), then reset it"),
+    "push": ("ducorig_host.push", "send the rig's files to the ESP8266 over WiFi (WebREPL)"),
 }
 
 

@@ -7,12 +7,12 @@ Definitions (issue: the rig):
 * overhead: median and p95 of (share cycle - hash time - job wait - submit
   wait), from the controller's histogram (1 ms buckets); with no jitter the
   two waits are the RTT plus the emulator's sub-millisecond service time.
-* CPU per share: the micropython process's CPU time (/proc) / accepted shares
-  (cpu_us_per_share). Part of it is the simulated bus's own cost, a loopback
-  round trip per transfer that the chip does not pay (there a transfer is C
-  code whose time is its wire time, counted apart): sim_bus_us_per_share, by
-  the calibrated cost of one round trip (simrig.sim_bus_request_us). The rest,
-  controller_us_per_share, is what the ESP8266 projection scales.
+* CPU per share: the micropython process's CPU time (/proc, exact run time)
+  / accepted shares (cpu_us_per_share). Part of it the chip would not pay
+  (ducorig_host.hostcost): the host's cost of each sleep and wake of the
+  process (sleeps_per_share of them) and the simulated bus's round trips,
+  together host_us_per_share. The rest, controller_us_per_share, is what the
+  ESP8266 projection scales.
 * ESP8266 load and efficiency: ducorig_host.esp8266 (the formulas are there).
 * heap: the controller samples free heap after gc.collect() every 30 s; min
   and slope (bytes per minute, least squares)."""
@@ -74,7 +74,7 @@ def _sample(rig: SimRig) -> dict[str, Any]:
         raise RuntimeError(f"the controller died; see {rig.workdir / 'rig.log'}")
     if time.monotonic() - rig.collected.received > STALE_S:
         raise RuntimeError(f"the controller's stats report stalled; see {rig.workdir / 'rig.log'}")
-    return {"t": time.monotonic(), "cpu": rig.cpu_seconds(), "pool": rig.pool_accepted(),
+    return {"t": time.monotonic(), "usage": rig.usage(), "pool": rig.pool_accepted(),
             "snapshot": rig.collected.latest}
 
 
@@ -89,9 +89,9 @@ def figures(spec: SimSpec, base: dict[str, Any], end: dict[str, Any], rig: SimRi
     mean_hash = hash_s / accepted if accepted else 0.0
     ideal = mean_hash + 2 * spec.rtt_ms / 1000
     efficiency = (shares / wall / n) * ideal if ideal else 0.0
-    cpu = end["cpu"] - base["cpu"]
-    sim_bus = SimRig.sim_bus_seconds(s1) - SimRig.sim_bus_seconds(s0)
-    controller = max(0.0, cpu - sim_bus)
+    usage = end["usage"] - base["usage"]
+    cpu = usage.cpu_s
+    controller = rig.costs.controller_s(usage, s1["rig"]["sim_requests"] - s0["rig"]["sim_requests"])
     wire_us = s1["rig"]["wire_us"] - s0["rig"]["wire_us"]
     load = esp8266.load(controller, wire_us, wall)
     overhead_ms, overhead_p95 = s1["rig"]["overhead_ms"]
@@ -104,7 +104,8 @@ def figures(spec: SimSpec, base: dict[str, Any], end: dict[str, Any], rig: SimRi
         "overhead_ms": overhead_ms, "overhead_p95_ms": overhead_p95,
         "busy_fraction": round(min((b["hash_s"] - a["hash_s"]) / wall for a, b in slaves), 4),
         "cpu_us_per_share": round(cpu * per_share, 1),
-        "sim_bus_us_per_share": round(sim_bus * per_share, 1),
+        "sleeps_per_share": round(usage.blocks / shares, 1) if shares else 0.0,
+        "host_us_per_share": round((cpu - controller) * per_share, 1),
         "controller_us_per_share": round(controller * per_share, 1),
         "esp8266_load": round(load, 3),
         "esp8266_efficiency": round(esp8266.efficiency(ideal, (overhead_ms or 0) / 1000, controller * per_share / 1e6,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ducorig_host import esp8266
+from ducorig_host.hostcost import Usage
 from ducorig_host.simrig import ESP8266_HEAPSIZE, HEAPSIZE, SimError, SimRig, SimSpec, parse_slaves
 
 PHASES = ("job", "i2c", "hash", "submit")
@@ -53,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
             live_dashboard(rig, deadline)
     except KeyboardInterrupt:
         pass
-    cpu = rig.cpu_seconds() if rig.alive() else None
+    usage = rig.usage() if rig.alive() else None
     code = rig.stop()
-    print(summary(rig, cpu))
+    print(summary(rig, usage))
     if code not in (0, None):
         print(f"the controller exited with {code}; see {workdir / 'rig.log'}")
         return 1
@@ -67,7 +68,7 @@ def plain_lines(rig: SimRig, deadline: float, quiet: bool) -> None:
         time.sleep(min(10.0, max(0.0, deadline - time.monotonic())))
         snapshot = rig.collected.latest
         if snapshot and not quiet:
-            print(rig_line(snapshot, rig.cpu_seconds()))
+            print(rig_line(rig, snapshot, rig.usage()))
 
 
 def live_dashboard(rig: SimRig, deadline: float) -> None:
@@ -97,28 +98,30 @@ def render(rig: SimRig) -> Any:
             str(s["accepted"]), str(sum(s["rejected"].values())), str(sum(s["lost"].values())),
             f"{s['busy']:.0%}", *(f"{phases[p][1]:.0f}" for p in PHASES),
             f"{s['polls'] / max(1, s['accepted']):.1f}", s["last_bad"] or "")
-    return Group(table, rig_line(snapshot, rig.cpu_seconds() if rig.alive() else None))
+    return Group(table, rig_line(rig, snapshot, rig.usage() if rig.alive() else None))
 
 
-def rig_line(snapshot: dict[str, Any], cpu_s: float | None) -> str:
+def rig_line(rig: SimRig, snapshot: dict[str, Any], usage: Usage | None) -> str:
     r = snapshot["rig"]
     heap = r["free_heap"] if r["free_heap"] is not None else "?"
-    controller_s = max(0.0, (cpu_s or 0.0) - SimRig.sim_bus_seconds(snapshot))
+    controller_s = rig.controller_seconds(usage, snapshot) if usage else 0.0
     load = esp8266.load(controller_s, r["wire_us"], r["elapsed_s"])
     return (f"{r['elapsed_s']:.0f} s: {r['accepted']} accepted, {r['rejected']} rejected, {r['lost']} lost, "
             f"{r['shares_per_s']:.2f} shares/s, overhead p50/p95 {r['overhead_ms'][0]}/{r['overhead_ms'][1]} ms, "
             f"free heap {heap} B, projected ESP8266 load {load:.0%}")
 
 
-def summary(rig: SimRig, cpu_s: float | None) -> str:
+def summary(rig: SimRig, usage: Usage | None) -> str:
     snapshot = rig.collected.latest
     if snapshot is None:
         return "summary: the controller never reported (see its log)"
     r = snapshot["rig"]
-    lines = ["summary: " + rig_line(snapshot, cpu_s)]
-    if cpu_s is not None and r["accepted"]:
-        sim_bus_s = SimRig.sim_bus_seconds(snapshot)
-        lines.append(f"  micropython CPU {cpu_s:.2f} s, of it {sim_bus_s:.2f} s the simulated bus's own round trips; "
-                     f"controller {(cpu_s - sim_bus_s) / r['accepted'] * 1e6:.0f} us per accepted share")
+    lines = ["summary: " + rig_line(rig, snapshot, usage)]
+    if usage is not None and r["accepted"]:
+        controller_s = rig.controller_seconds(usage, snapshot)
+        lines.append(f"  micropython CPU {usage.cpu_s:.2f} s, {usage.blocks} sleeps; less the host's cost of "
+                     f"those ({rig.costs.block_us:.0f} us each) and of the simulated bus's round trips "
+                     f"({rig.costs.sim_request_us:.0f} us each), controller "
+                     f"{controller_s / r['accepted'] * 1e6:.0f} us per accepted share")
         lines.append(f"  bus {r['transfers']} transfers, {r['wire_us'] / 1e6:.2f} s on the wire")
     return "\n".join(lines)

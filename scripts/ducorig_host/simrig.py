@@ -8,7 +8,6 @@ module collects them for the dashboard (`ducorig sim`) and the benchmark
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ducorig_host.emulator import EmulatorConfig, EmulatorThread
+from ducorig_host.hostcost import HostCosts, Usage, host_costs, usage_of
 from ducorig_host.simbus.bus import Bus
 from ducorig_host.simbus.ours import DucorigSlave
 from ducorig_host.simbus.server import BusServer
@@ -161,11 +161,12 @@ class SimRig:
             slave_class(kind)(FIRST_ADDRESS + i, ducoid_for(f"sim/{i}")) for i, kind in enumerate(spec.slaves)))
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.process: subprocess.Popen[bytes] | None = None
+        self.costs = HostCosts(0.0, 0.0)
         self.started = 0.0
 
     def start(self, console: bool = False) -> None:
         """Start everything; with console the controller gets this terminal."""
-        sim_bus_request_us()  # calibrated once, before the rig runs (not beside it)
+        self.costs = host_costs(micropython())  # calibrated before the rig runs, not beside it
         self.emulator.start()
         self.bus.start()
         threading.Thread(target=self._collect, daemon=True).start()
@@ -214,17 +215,15 @@ class SimRig:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the micropython process so far (Linux /proc)."""
+    def usage(self) -> Usage:
+        """The micropython process's CPU time and blocks so far (Linux /proc)."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return usage_of(self.process.pid)
 
-    @staticmethod
-    def sim_bus_seconds(snapshot: dict[str, Any]) -> float:
-        """CPU the process spent on the simulated bus's round trips so far, by
-        the calibrated cost of one (sim_bus_request_us)."""
-        return snapshot["rig"].get("sim_requests", 0) * sim_bus_request_us() / 1e6
+    def controller_seconds(self, usage: Usage, snapshot: dict[str, Any]) -> float:
+        """Of the process's CPU in `usage` (as of `snapshot`, or a difference of
+        both), the controller's own: what the ESP8266 projection scales."""
+        return self.costs.controller_s(usage, snapshot["rig"].get("sim_requests", 0))
 
     def stop(self) -> int | None:
         """Ctrl-C to the controller (it closes its sockets), then the servers."""
@@ -244,31 +243,3 @@ class SimRig:
     def pool_accepted(self) -> int:
         """Accepted shares as the pool books them (open connections: call before stop)."""
         return self.emulator.call(lambda: sum(s.accepted for s in self.emulator.emulator.connections))
-
-
-@functools.cache
-def sim_bus_request_us(requests: int = 3000) -> float:
-    """CPU time (us) that one round trip to the simulated bus costs the
-    micropython process: a status read through ducorig.simbus against a bus
-    server, less the process's start-up. The chip does not pay it: there a
-    transfer is SoftI2C's C code, whose time is its wire time (counted apart)."""
-    server = BusServer(Bus([DucorigSlave(FIRST_ADDRESS, ducoid_for("calibration"))])).start()
-    code = ("from ducorig.simbus import SimI2C\n"
-            f"i2c = SimI2C('127.0.0.1:{server.port}', 100000)\nbuf = bytearray(3)\n"
-            f"for _ in range(%d):\n    i2c.readfrom_into({FIRST_ADDRESS}, buf)\n")
-    try:
-        idle, busy = (_cpu_of([micropython(), "-c", code % n], dict(os.environ, MICROPYPATH=f"{LIB.parent}:.frozen"))
-                      for n in (0, requests))
-    finally:
-        server.stop()
-    return max(0.0, (busy - idle) / requests * 1e6)
-
-
-def _cpu_of(command: list[str], env: dict[str, str]) -> float:
-    """User + system CPU seconds of a command run to its end."""
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SimError(f"{command[0]} exited with {process.returncode}")
-    return usage.ru_utime + usage.ru_stime
