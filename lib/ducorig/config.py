@@ -6,6 +6,7 @@ import json
 TIERS = ("AVR", "MEGA", "ARM", "DUE", "auto")
 DIALECTS = ("auto", "d", "c")
 DEFAULT_PATH = "config.json"
+BYPASS_PIN = 13  # held low at reset: no autostart (ducorig.autostart)
 
 
 class ConfigError(ValueError):
@@ -127,6 +128,20 @@ def _slaves(problems, given):
     return slaves
 
 
+def _pins(problems, i2c):
+    """One job per GPIO: a ready line on the bypass pin, held low by a slave
+    at reset, would keep the rig in the REPL."""
+    jobs = {BYPASS_PIN: "the autostart bypass"}
+    for key in ("scl", "sda", "ready_pin"):
+        pin = getattr(i2c, key, None)
+        if pin is None:
+            continue
+        if pin in jobs:
+            problems.append("i2c.%s: GPIO%d is already %s" % (key, pin, jobs[pin]))
+        else:
+            jobs[pin] = "i2c." + key
+
+
 def parse(data):
     """A Config from the decoded JSON object; ConfigError lists every problem."""
     problems = []
@@ -137,6 +152,7 @@ def parse(data):
             section = Config()
             _check(problems, name + ".", _SECTIONS[name], data.get(name, {}), section)
             setattr(cfg, name, section)
+        _pins(problems, cfg.i2c)
         cfg.slaves = _slaves(problems, data.get("slaves"))
     if problems:
         raise ConfigError(problems)

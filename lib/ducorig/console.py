@@ -362,7 +362,7 @@ class Console:
         rig = self.rig
         if getattr(rig, "wdt", None) is not None:
             # An armed ESP8266 watchdog cannot be stopped: reboot into the REPL
-            # without autostart instead (rig.safe_reboot: the hook; no watchdog yet).
+            # without autostart instead (rig.safe_reboot).
             await self.say("watchdog armed: rebooting into the REPL, no autostart")
             rig.safe_reboot()
             return

@@ -12,6 +12,7 @@ from ducorig.ticks import ticks_diff, ticks_ms
 from ducorig.worker import Worker
 
 HEAP_SAMPLE_S = 30
+READY_IDLE_S = 1  # the ready-line watcher's longest sleep: how late a hung slave is reset
 
 
 class Rig:
@@ -25,9 +26,10 @@ class Rig:
         self.verbose = False
         self.held = 0  # workers waiting in gate()
         self.console = False  # run the console task on stdin (main() decides)
-        self.wdt = None  # the armed watchdog, once there is one (none yet)
+        self.wdt = None  # the armed watchdog (on the chip: ducorig.autostart arms it)
         self.cleared = asyncio.Event()  # set when a worker has read (and released) a result
         self.rediscover_requests = 0
+        self._stopped = asyncio.Event()
         limiter = ConnectLimiter()
         self.workers = []
         for s in cfg.slaves:
@@ -79,15 +81,14 @@ class Rig:
 
     def stop(self):
         self.running = False  # run() then cancels the workers, held ones too
+        self._stopped.set()
 
     def safe_reboot(self):
-        """Hook for the console's stop once a watchdog is armed: reboot into
-        the REPL without autostart (an RTC-memory flag that boot.py/main.py
-        must honour; neither the watchdog nor that check exists yet)."""
-        import machine
+        """The console's stop once the watchdog is armed (nothing stops it):
+        reboot into the REPL, main.py skipping the autostart once."""
+        from ducorig.autostart import reboot_to_repl
 
-        machine.RTC().memory(b"ducorig:noauto")
-        machine.reset()
+        reboot_to_repl()
 
     async def close(self):
         for worker in self.workers:
@@ -111,18 +112,15 @@ class Rig:
                 tasks.append(asyncio.create_task(send_stats(self, self.cfg.report)))
             while self.running:
                 self.stats.sample_heap()
-                await self._sleep_while_running(HEAP_SAMPLE_S)
+                try:  # an event, not a polled flag: the loop stays asleep
+                    await asyncio.wait_for(self._stopped.wait(), HEAP_SAMPLE_S)
+                except asyncio.TimeoutError:
+                    pass
         finally:
             self.running = False
             for t in tasks:
                 t.cancel()
             await self.close()
-
-    async def _sleep_while_running(self, seconds):
-        for _ in range(seconds * 10):
-            if not self.running:
-                return
-            await asyncio.sleep(0.1)
 
     async def _watch_ready(self):
         """While the ready line is low some slave holds a result, but the line
@@ -134,9 +132,9 @@ class Rig:
         past that job's limit (a hung slave, which never pulls the line)."""
         while self.running:
             try:
-                await asyncio.wait_for(self.ready.wait_low(), self.poll_ms / 1000)
+                await asyncio.wait_for(self.ready.wait_low(), READY_IDLE_S)
             except asyncio.TimeoutError:
-                pass  # a missed edge (the line rose and fell unseen) costs one poll interval
+                pass  # the edge is latched: this only lets _wake_overdue run while all is quiet
             self._wake_overdue()
             while self.running and self.ready.value() == 0:
                 waiting = [w for w in self.workers if w.hashing and not w.done and w._uses_ready_line()]
@@ -192,10 +190,12 @@ def console_wanted():
     return os.system("test -t 0") == 0
 
 
-def main(path="config.json", console=None):
+def main(path="config.json", console=None, runner=None):
     """Load the config and mine until stopped. A broken config stops here,
     with every problem named by its key. console: None runs the console
-    task when stdin is a terminal (or on the chip), True/False force it."""
+    task when stdin is a terminal (or on the chip), True/False force it.
+    runner: an async function runner(rig) that mines in place of rig.run()
+    (the chip's autostart.headless: WiFi first, then the watchdog)."""
     import ducorig
     from ducorig import config
 
@@ -213,7 +213,7 @@ def main(path="config.json", console=None):
     rig = Rig(cfg, i2c, ready, recover)
     rig.console = console_wanted() if console is None else console
     try:
-        asyncio.run(rig.run())
+        asyncio.run(rig.run() if runner is None else runner(rig))
     except KeyboardInterrupt:  # escapes asyncio.run: the tasks' finally blocks never ran
         asyncio.new_event_loop()
         asyncio.run(rig.close())

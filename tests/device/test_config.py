@@ -46,6 +46,9 @@ def test_each_bad_value_is_named_by_its_key():
         (with_(slaves=[]), "slaves: must be a list of 1..20"),
         (with_(slaves=[{"address": 8 + i} for i in range(21)]), "slaves: must be a list of 1..20"),
         (with_(poll_ms=0), "poll_ms:"),
+        (with_(i2c={"scl": 4}), "i2c.sda: GPIO4 is already i2c.scl"),
+        (with_(i2c={"ready_pin": 5}), "i2c.ready_pin: GPIO5 is already i2c.scl"),
+        (with_(i2c={"ready_pin": config.BYPASS_PIN}), "i2c.ready_pin: GPIO13 is already the autostart bypass"),
     ]
     for data, expected in cases:
         found = problems(data)
