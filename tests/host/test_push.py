@@ -1,11 +1,13 @@
-"""ducorig push against a WebREPL double on 127.0.0.1 (the ESP8266 cannot be
-here): it serves the password handshake and the PUT protocol as
+"""ducorig push (the root files and the config; never the library, which only
+`ducorig deploy` can write) against a WebREPL double on 127.0.0.1 (the ESP8266
+cannot be here): it serves the password handshake and the PUT protocol as
 extmod/modwebrepl.c does, with its own websocket code (not the client's), and
 sends console text between its answers, as a running rig would."""
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -16,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from ducorig_host.cli import main
-from ducorig_host.deploy import stage
 from ducorig_host.simrig import LIB, ROOT
 from ducorig_host.webrepl import WebRepl, WebReplError
 
-EXAMPLE = ROOT / "firmware" / "esp8266" / "config.example.json"
+FIRMWARE = ROOT / "firmware" / "esp8266"
+EXAMPLE = FIRMWARE / "config.example.json"
 PASSWORD = "s3cret"
 
 
@@ -134,28 +136,50 @@ class WebReplDouble:
         conn.sendall(bytes([flags, len(payload)]) + payload)
 
 
-def test_push_sends_the_deploy_set_byte_identical(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_push_sends_the_root_files_and_the_config_byte_identical(capsys: pytest.CaptureFixture[str]) -> None:
     with WebReplDouble() as device:
         assert main(["push", "127.0.0.1", "--port", str(device.port), "--password", PASSWORD,
                      "--config", str(EXAMPLE)]) == 0
-    expected = {s.device: s.local.read_bytes() for s in stage(tmp_path, EXAMPLE)}
-    assert device.files == expected
-    assert "/config.json" in device.files and not any("simbus" in name for name in device.files)
+    assert device.files == {"/boot.py": (FIRMWARE / "boot.py").read_bytes(),
+                            "/main.py": (FIRMWARE / "main.py").read_bytes(), "/config.json": EXAMPLE.read_bytes()}
     assert device.unmasked_frames == 0
-    assert f"pushed {len(expected)} files" in capsys.readouterr().out
+    assert "pushed 3 files" in capsys.readouterr().out
 
 
-def test_push_sends_only_the_files_named(tmp_path: Path) -> None:
+def test_push_sends_only_the_files_named() -> None:
     with WebReplDouble() as device:
         assert main(["push", "127.0.0.1", "--port", str(device.port), "--password", PASSWORD,
-                     str(LIB / "worker.py"), "/lib/ducorig/rig.mpy"]) == 0
-    staged = {s.device: s.local.read_bytes() for s in stage(tmp_path)}
-    assert device.files == {name: staged[name] for name in ("/lib/ducorig/worker.mpy", "/lib/ducorig/rig.mpy")}
+                     str(FIRMWARE / "main.py"), "--config", str(EXAMPLE), "/config.json"]) == 0
+    assert device.files == {"/main.py": (FIRMWARE / "main.py").read_bytes(), "/config.json": EXAMPLE.read_bytes()}
 
 
-def test_a_file_outside_the_deploy_set_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["push", "127.0.0.1", "--password", PASSWORD, "/lib/ducorig/simbus.mpy"]) == 1
-    assert "/lib/ducorig/simbus.mpy is not in the deploy set" in capsys.readouterr().err
+@pytest.mark.parametrize("name", [str(LIB / "worker.py"), "/lib/ducorig/rig.mpy", "/rom/ducorig/simbus.mpy"])
+def test_a_library_module_is_refused_with_the_way_to_update_it(
+        name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with WebReplDouble() as device:
+        assert main(["push", "127.0.0.1", "--port", str(device.port), "--password", PASSWORD, name]) == 1
+    err = capsys.readouterr().err
+    assert f"{name} is a library module" in err and "WebREPL cannot write" in err
+    assert "update it over USB with `ducorig deploy`" in err
+    assert device.files == {}
+
+
+def test_a_file_push_does_not_send_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["push", "127.0.0.1", "--password", PASSWORD, "/webrepl_cfg.py"]) == 1
+    assert "/webrepl_cfg.py is not a file push sends: /boot.py, /main.py" in capsys.readouterr().err
+
+
+def test_a_bad_config_is_refused_by_key_before_connecting(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = json.loads(EXAMPLE.read_text())
+    config["pool"]["port"] = 70000
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(config))
+    with WebReplDouble() as device:
+        assert main(["push", "127.0.0.1", "--port", str(device.port), "--password", PASSWORD,
+                     "--config", str(bad)]) == 1
+    assert "pool.port: 70000 is not a TCP port" in capsys.readouterr().err
+    assert device.files == {}
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 1024, 1025, 70_000])
