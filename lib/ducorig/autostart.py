@@ -50,6 +50,8 @@ async def headless(rig):
 
     station = Station(rig.cfg.wifi.ssid, rig.cfg.wifi.password, rig.log)
     await station.up()  # Ctrl-C still reaches the REPL here: nothing is armed yet
+    if rig.cfg.pool.discover:
+        await rig.find_pool()  # before the watchdog: DNS and the TLS handshake block the loop
     keep = asyncio.create_task(station.keep())
     asyncio.create_task(watchdog(rig))
     try:

@@ -49,6 +49,10 @@ def _addr_or_none(v):
     return v is None or (isinstance(v, str) and v.count(":") == 1 and _port_text(v.split(":")[1]))
 
 
+def _url_or_none(v):
+    return v is None or (isinstance(v, str) and len(v) <= 128 and v.split("://")[0] in ("http", "https"))
+
+
 def _port_text(s):
     return s.isdigit() and _port(int(s))
 
@@ -73,8 +77,12 @@ _SECTIONS = {
         "password": (lambda v: isinstance(v, str) and len(v) <= 64, "", "the WiFi password"),
     },
     "pool": {
-        "host": (lambda v: isinstance(v, str) and 0 < len(v) <= 64, _REQUIRED, "the pool host name or IP"),
-        "port": (_port, _REQUIRED, "a TCP port 1..65535"),
+        # host and port: the node to mine on; with discover, only the first
+        # guess (and the fallback while the API is unreachable)
+        "host": (lambda v: v is None or (isinstance(v, str) and 0 < len(v) <= 64), None,
+                 "the pool host name or IP"),
+        "port": (lambda v: v is None or _port(v), None, "a TCP port 1..65535"),
+        "discover": (_url_or_none, None, "null or the REST API's getPool URL (http:// or https://)"),
     },
     "i2c": {
         "scl": (_pin, 5, "a GPIO number 0..16"),
@@ -128,6 +136,14 @@ def _slaves(problems, given):
     return slaves
 
 
+def _pool(problems, pool):
+    """A pool to start with: its address, or where to ask for one."""
+    if hasattr(pool, "discover") and pool.discover is None:  # unset: it failed its own check
+        for key in ("host", "port"):
+            if hasattr(pool, key) and getattr(pool, key) is None:
+                problems.append("pool.%s: missing (needed unless pool.discover is set)" % key)
+
+
 def _pins(problems, i2c):
     """One job per GPIO: a ready line on the bypass pin, held low by a slave
     at reset, would keep the rig in the REPL."""
@@ -152,6 +168,7 @@ def parse(data):
             section = Config()
             _check(problems, name + ".", _SECTIONS[name], data.get(name, {}), section)
             setattr(cfg, name, section)
+        _pool(problems, cfg.pool)
         _pins(problems, cfg.i2c)
         cfg.slaves = _slaves(problems, data.get("slaves"))
     if problems:

@@ -6,12 +6,13 @@ import gc
 import sys
 
 from ducorig.bus import Bus
-from ducorig.pool import ConnectLimiter, PoolClient
+from ducorig.pool import Backoff, ConnectLimiter, PoolClient
 from ducorig.stats import RigStats
 from ducorig.ticks import ticks_diff, ticks_ms
 from ducorig.worker import Worker
 
 HEAP_SAMPLE_S = 30
+REDISCOVER_GAP_MS = 60000
 READY_IDLE_S = 1  # the ready-line watcher's longest sleep: how late a hung slave is reset
 
 
@@ -30,6 +31,8 @@ class Rig:
         self.cleared = asyncio.Event()  # set when a worker has read (and released) a result
         self.rediscover_requests = 0
         self._stopped = asyncio.Event()
+        self._discovering = None  # the getPool task in flight
+        self._discovered = None  # ticks of the last getPool
         limiter = ConnectLimiter()
         self.workers = []
         for s in cfg.slaves:
@@ -76,8 +79,40 @@ class Rig:
             w.wake.set()
 
     def pool_trouble(self):
-        """Repeated connect failures: the pool address may be stale."""
+        """Repeated connect failures: the pool address may be stale. With
+        pool.discover the API is asked again: one request for all workers,
+        at most one a minute (the API limits each IP)."""
         self.rediscover_requests += 1
+        if self.cfg.pool.discover and self._discovering is None and (
+                self._discovered is None or ticks_diff(ticks_ms(), self._discovered) > REDISCOVER_GAP_MS):
+            self._discovering = asyncio.create_task(self._discover())
+
+    async def _discover(self):
+        """One getPool; on success every connection dials that node from its
+        next connect on (a working one keeps mining where it is). True if found."""
+        from ducorig.discover import DiscoveryError, get_pool
+
+        try:
+            host, port = await get_pool(self.cfg.pool.discover, self.cfg.pool_timeout_ms)
+        except DiscoveryError as e:
+            self.log("pool discovery: %s" % e)
+            return False
+        finally:
+            self._discovering = None
+            self._discovered = ticks_ms()
+        self.log("pool discovery: %s:%d" % (host, port))
+        for worker in self.workers:
+            worker.client.host = host
+            worker.client.port = port
+        return True
+
+    async def find_pool(self):
+        """Ask the API before any slave starts (TLS needs the heap they will
+        take). Without a configured pool to fall back on, until it answers."""
+        wait = Backoff(first_ms=2000)
+        while not await self._discover() and self.cfg.pool.host is None and self.running:
+            wait.failed()
+            await wait.wait()
 
     def stop(self):
         self.running = False  # run() then cancels the workers, held ones too
@@ -97,10 +132,12 @@ class Rig:
     async def run(self):
         tasks = []
         try:
-            if self.console:  # first: it answers while the workers start
+            if self.console:  # first: it answers while the pool is found and the workers start
                 from ducorig.console import Console
 
                 tasks.append(asyncio.create_task(Console(self).run()))
+            if self.cfg.pool.discover and self._discovered is None:  # not asked yet (autostart asks first)
+                await self.find_pool()
             for worker in self.workers:
                 tasks.append(asyncio.create_task(worker.run()))
                 await asyncio.sleep(self.cfg.stagger_ms / 1000)  # the pool likes staggered starts
@@ -118,7 +155,7 @@ class Rig:
                     pass
         finally:
             self.running = False
-            for t in tasks:
+            for t in tasks + [self._discovering] if self._discovering else tasks:
                 t.cancel()
             await self.close()
 

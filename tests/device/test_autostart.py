@@ -54,10 +54,12 @@ class _NS:
 class StubRig:
     """What autostart.headless uses of a rig; run() is the test's."""
 
-    def __init__(self, ssid="home", password="secret"):
+    def __init__(self, ssid="home", password="secret", discover=None):
         self.cfg = _NS()
         self.cfg.wifi = _NS()
         self.cfg.wifi.ssid, self.cfg.wifi.password = ssid, password
+        self.cfg.pool = _NS()
+        self.cfg.pool.discover = discover
         self.running = True
         self.wdt = None
         self.lines = []
@@ -119,6 +121,27 @@ async def test_headless_brings_wifi_up_first_and_arms_the_watchdog_inside_run():
         assert chip.wdts == [rig.wdt] and rig.lines == ["WiFi: 192.168.4.7 on home"]
         await asyncio.sleep(3 * autostart.FEED_MS / 1000)
         assert rig.wdt.feeds == seen[1]  # a stopped rig is not fed: the chip resets
+
+
+async def test_headless_asks_for_the_pool_before_the_watchdog_is_armed():
+    with FakeChip() as chip:
+        from ducorig import autostart
+
+        chip.ap = ("home", "secret")
+        chip.sta.boot("home", "secret")
+        rig = StubRig(discover="https://server.duinocoin.com/getPool")
+        asked = []
+
+        async def find_pool():  # DNS and TLS block the loop: no watchdog may run yet
+            asked.append((chip.sta.isconnected(), len(chip.wdts)))
+
+        async def run():
+            rig.running = False
+
+        rig.find_pool = find_pool
+        rig.run = run
+        await autostart.headless(rig)
+        assert asked == [(True, 0)]
 
 
 def test_main_mines_with_wifi_up_and_the_watchdog_fed():

@@ -46,6 +46,8 @@ def test_each_bad_value_is_named_by_its_key():
         (with_(slaves=[]), "slaves: must be a list of 1..20"),
         (with_(slaves=[{"address": 8 + i} for i in range(21)]), "slaves: must be a list of 1..20"),
         (with_(poll_ms=0), "poll_ms:"),
+        (with_(pool={"discover": "ftp://server.duinocoin.com/getPool"}), "pool.discover:"),
+        (with_(pool={"port": 6000}), "pool.host: missing (needed unless pool.discover is set)"),
         (with_(i2c={"scl": 4}), "i2c.sda: GPIO4 is already i2c.scl"),
         (with_(i2c={"ready_pin": 5}), "i2c.ready_pin: GPIO5 is already i2c.scl"),
         (with_(i2c={"ready_pin": config.BYPASS_PIN}), "i2c.ready_pin: GPIO13 is already the autostart bypass"),
@@ -53,6 +55,11 @@ def test_each_bad_value_is_named_by_its_key():
     for data, expected in cases:
         found = problems(data)
         assert len(found) == 1 and found[0].startswith(expected), (expected, found)
+
+
+def test_a_pool_to_ask_for_needs_no_address():
+    cfg = config.parse(with_(pool={"discover": "https://server.duinocoin.com/getPool"}))
+    assert (cfg.pool.host, cfg.pool.port, cfg.pool.discover) == (None, None, "https://server.duinocoin.com/getPool")
 
 
 def test_every_problem_is_reported_at_once():
