@@ -37,22 +37,27 @@ class Bus:
         self.failures = 0
         self.wire_us = 0  # simulated wire time, when the i2c object reports it
 
-    async def write(self, addr, buf):
-        await self._transfer(addr, buf, None)
+    # Awaitables, not coroutines of their own: a status poll is the rig's
+    # most frequent call, and every coroutine level is one more allocation.
+    def write(self, addr, buf):
+        return self._transfer(addr, buf, None)
 
-    async def read_into(self, addr, buf):
-        await self._transfer(addr, None, buf)
+    def read_into(self, addr, buf):
+        return self._transfer(addr, None, buf)
 
-    async def write_read(self, addr, cmd, buf):
+    def write_read(self, addr, cmd, buf):
         """Write cmd, then read buf, holding the bus for both (no other
         master transaction in between)."""
-        await self._transfer(addr, cmd, buf)
+        return self._transfer(addr, cmd, buf)
 
     async def _transfer(self, addr, out, into):
         attempt = 0
         while True:
             attempt += 1
-            async with self.lock:
+            if self.lock.locked():  # held across awaits (the console) or handed to a waiter
+                async with self.lock:
+                    err = self._once(addr, out, into)
+            else:  # free: a transfer is one blocking call, so nothing can take the bus meanwhile
                 err = self._once(addr, out, into)
             if err is None:
                 return

@@ -84,6 +84,19 @@ async def test_bus_short_write_is_not_retried():
     assert i2c.calls == 1
 
 
+async def test_bus_transfers_wait_while_the_lock_is_held():
+    i2c = FakeI2C()
+    b = bus.Bus(i2c)
+    await b.lock.acquire()  # as the console's f command holds it across awaits
+    task = asyncio.create_task(b.write(8, b"S"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert i2c.calls == 0 and not task.done()
+    b.lock.release()
+    await task
+    assert i2c.calls == 1 and not b.lock.locked()
+
+
 async def test_bus_recovers_after_a_stretch_timeout():
     fresh = FakeI2C()
     recovered = []
