@@ -1,6 +1,7 @@
 """A simulated rig: the pool emulator, the simulated I2C bus with virtual Pro
-Minis, and the real controller (`lib/ducorig`, compiled to .mpy as a deploy
-ships it) running on the MicroPython unix port with an ESP8266-like heap.
+Minis, and the real controller (`lib/ducorig` as .mpy in a ROMFS image, as a
+deploy ships it, plus the simulator's bus shim) running on the MicroPython
+unix port with a small heap (HEAPSIZE, or ESP8266_HEAPSIZE for the chip's).
 
 The controller reports its stats as JSON lines over a loopback socket; this
 module collects them for the dashboard (`ducorig sim`) and the benchmark
