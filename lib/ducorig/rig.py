@@ -166,32 +166,46 @@ class Rig:
         wired-AND: a second slave finishing while the first still holds it
         makes no edge, so the level is read again after every round. Workers
         wait for it without timeouts of their own: it wakes a slave's worker
-        past that job's limit (a hung slave, which never pulls the line)."""
+        past that job's limit (a hung slave, which never pulls the line). It is
+        every worker's wake-up, so no error may end it (a MemoryError in a
+        fragmented heap did): it is logged once by kind, and it carries on."""
+        failures = {}
         while self.running:
             try:
-                await asyncio.wait_for(self.ready.wait_low(), READY_IDLE_S)
-            except asyncio.TimeoutError:
-                pass  # the edge is latched: this only lets _wake_overdue run while all is quiet
-            self._wake_overdue()
-            while self.running and self.ready.value() == 0:
-                waiting = [w for w in self.workers if w.hashing and not w.done and w._uses_ready_line()]
-                waiting.sort(key=lambda w: w.started)  # ticks: fine over any one job's span
-                found = False
-                for worker in waiting:
-                    try:
-                        if await worker.poll_for_watcher():
-                            found = True
-                            break
-                    except Exception:  # the worker meets the same fault and handles it
-                        pass
-                # A done slave holds the line until its worker has read and
-                # cleared it (a few ms): wait for that, not a whole poll interval.
-                while self.running and any(w.done for w in self.workers):
-                    self.cleared.clear()
-                    await self.cleared.wait()
-                if not found and not waiting:
-                    await asyncio.sleep(self.poll_ms / 1000)  # low, and nobody to ask
-                self._wake_overdue()  # the line can stay low for long with many slaves
+                await self._ready_round()
+            except Exception as e:
+                kind = type(e).__name__
+                failures[kind] = failures.get(kind, 0) + 1
+                if failures[kind] == 1:
+                    self.log("ready line: %s %s (carrying on)" % (kind, e))
+                await asyncio.sleep(self.poll_ms / 1000)
+
+    async def _ready_round(self):
+        """Wait for the line to go low, then find the slaves that pulled it."""
+        try:
+            await asyncio.wait_for(self.ready.wait_low(), READY_IDLE_S)
+        except asyncio.TimeoutError:
+            pass  # the edge is latched: this only lets _wake_overdue run while all is quiet
+        self._wake_overdue()
+        while self.running and self.ready.value() == 0:
+            waiting = [w for w in self.workers if w.hashing and not w.done and w._uses_ready_line()]
+            waiting.sort(key=lambda w: w.started)  # ticks: fine over any one job's span
+            found = False
+            for worker in waiting:
+                try:
+                    if await worker.poll_for_watcher():
+                        found = True
+                        break
+                except Exception:  # the worker meets the same fault and handles it
+                    pass
+            # A done slave holds the line until its worker has read and
+            # cleared it (a few ms): wait for that, not a whole poll interval.
+            while self.running and any(w.done for w in self.workers):
+                self.cleared.clear()
+                await self.cleared.wait()
+            if not found and not waiting:
+                await asyncio.sleep(self.poll_ms / 1000)  # low, and nobody to ask
+            self._wake_overdue()  # the line can stay low for long with many slaves
 
     def _wake_overdue(self):
         now = ticks_ms()

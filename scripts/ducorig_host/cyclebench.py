@@ -15,7 +15,8 @@ Definitions (issue: the rig):
   ESP8266 projection scales.
 * ESP8266 load and efficiency: ducorig_host.esp8266 (the formulas are there).
 * heap: the controller samples free heap after gc.collect() every 30 s; min
-  and slope (bytes per minute, least squares)."""
+  and slope (bytes per minute, least squares) of the samples in the measured
+  window (None below one or two of them)."""
 from __future__ import annotations
 
 import argparse
@@ -96,7 +97,8 @@ def figures(spec: SimSpec, base: dict[str, Any], end: dict[str, Any], rig: SimRi
     load = esp8266.load(controller, wire_us, wall)
     overhead_ms, overhead_p95 = s1["rig"]["overhead_ms"]
     per_share = 1e6 / shares if shares else 0.0
-    heap = rig.collected.heap
+    # the samples taken in the measured window (the first, at start, is before any slave runs)
+    heap = [(t, h) for t, h in rig.collected.heap if t >= base["t"] - rig.started]
     return {
         "slaves": n, "rtt_ms": spec.rtt_ms, "i2c_hz": spec.i2c_hz, "ready_line": spec.ready_line,
         "diff": DIFF, "hashrate": round(sum(b["hashrate"] for _, b in slaves) / n, 1),

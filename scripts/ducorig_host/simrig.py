@@ -52,7 +52,7 @@ def slave_class(kind: str) -> type[WireSlave]:
 # ROMFS image, which the chip maps from flash (shared/micropython-esp8266.md
 # 1.4), and the sim gives the image's size to the heap on top (rom_heapsize).
 ESP8266_HEAPSIZE = "60k"
-HEAPSIZE = os.environ.get("DUCORIG_SIM_HEAP", "160k")  # what 20 slaves need today
+HEAPSIZE = os.environ.get("DUCORIG_SIM_HEAP", "192k")  # what 20 slaves need today, with room for fragmentation
 
 
 class SimError(Exception):
@@ -215,8 +215,8 @@ class SimRig:
                 with self.collected.lock:
                     self.collected.latest = snapshot
                     self.collected.received = time.monotonic()
-                    heap = snapshot["rig"].get("free_heap")
-                    if heap is not None:
+                    heap = snapshot["rig"].get("free_heap")  # the rig's last sample, every 30 s
+                    if heap is not None and (not self.collected.heap or self.collected.heap[-1][1] != heap):
                         self.collected.heap.append((time.monotonic() - self.started, heap))
 
     def alive(self) -> bool:

@@ -130,6 +130,24 @@ async def test_ready_line_polls_only_when_a_slave_is_done():
     assert sum(s.polls for s in slaves) <= len(slaves) * (accepted + 1), [s.as_dict() for s in slaves]
 
 
+async def test_the_ready_line_watcher_survives_its_errors():
+    # It wakes every worker: one MemoryError in a fragmented heap must not end it.
+    r = make_rig("rig-ready-error", slaves=(8, 9), ready=True)
+    wait_low = r.ready.wait_low
+    failures = [MemoryError("memory allocation failed"), MemoryError("again"), OSError(5)]
+
+    async def flaky():
+        if failures:
+            raise failures.pop(0)
+        await wait_low()
+
+    r.ready.wait_low = flaky
+    slaves = await run_until(r, lambda ss: all(s.accepted >= 3 for s in ss))
+    assert failures == [] and all(s.lost == {} for s in slaves)
+    logged = [line for line in r.out.lines if line.startswith("ready line: ")]
+    assert len(logged) == 2 and "MemoryError" in logged[0] and "OSError" in logged[1], r.out.lines
+
+
 async def until(cond, what):
     start = ticks_ms()
     while not cond():
