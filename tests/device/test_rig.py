@@ -34,8 +34,9 @@ def make_rig(user, slaves=(8, 9, 10, 11), ready=False, **extra):
     return rigmod.Rig(cfg, i2c, line, recover, Out())
 
 
-async def run_until(rig, done):
-    task = asyncio.create_task(rig.run())
+async def run_until(rig, done, task=None):
+    """Run the rig (or await its running task) until done(slaves), then stop it."""
+    task = task or asyncio.create_task(rig.run())
     start = ticks_ms()
     try:
         while not done(rig.stats.slaves):
