@@ -73,7 +73,9 @@ def test_cli_serves_until_ctrl_c() -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from ducorig_host.emulator.cli import main; sys.exit(main())",
          "--user", f"{USER}:key", "--seed", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        # as in a terminal: a job started with & from a script inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert process.stdout is not None
         pool = re.fullmatch(r"pool  127\.0\.0\.1:(\d+)\n", process.stdout.readline())
