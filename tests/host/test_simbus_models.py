@@ -153,3 +153,34 @@ def test_fault_switches_parse_their_values():
     assert (faults.hung, faults.slow) == (True, 250)
     with pytest.raises(ValueError, match="gremlins"):
         faults.set("gremlins", "1")
+
+
+class Holder:
+    """Just enough of a slave for the ready line: it holds a result or not."""
+
+    def __init__(self, home: int) -> None:
+        self.home = home
+        self.holding = False
+
+    def advance(self, now: float) -> None:
+        pass
+
+    def holds_result(self) -> bool:
+        return self.holding
+
+
+def test_a_fall_one_look_saw_reaches_every_later_look():
+    # One result read and cleared, the next one done, between two of the
+    # watcher's samples: both find the line low, yet a master's READY saw it
+    # high in between. The falls count carries that edge to the watcher.
+    a, b = Holder(8), Holder(9)
+    bus = Bus([a, b])  # type: ignore[list-item]
+    assert bus.ready_state() == (1, 0)
+    a.holding = True
+    assert bus.ready_state() == (0, 1)  # the watcher's sample
+    a.holding = False
+    assert bus.ready() == 1  # a master's READY
+    b.holding = True
+    assert bus.ready_state() == (0, 2)  # the next sample: same level, one more fall
+    a.holding = True
+    assert bus.ready_state() == (0, 2)  # wired-AND: a second holder makes no edge

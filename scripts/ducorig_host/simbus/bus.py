@@ -25,6 +25,8 @@ class Bus:
         self._slaves: dict[int, WireSlave] = {}
         self._clock = clock
         self._lock = threading.Lock()  # the bus server serves every master connection in its own thread
+        self._level = 1  # the ready line as last looked at
+        self._falls = 0  # its falls seen by any look (ready_state)
         for slave in slaves:
             self.add(slave)
 
@@ -66,9 +68,18 @@ class Bus:
 
     def ready(self) -> int:
         """The open-drain ready line: 0 while any slave holds a result."""
+        return self.ready_state()[0]
+
+    def ready_state(self) -> tuple[int, int]:
+        """(level, falls): the ready line and how often any look at it (a
+        master's READY, the watcher's samples) found it fallen since the last."""
         with self._lock:
             self._tick()
-            return 0 if any(s.holds_result() for s in self._slaves.values()) else 1
+            level = 0 if any(s.holds_result() for s in self._slaves.values()) else 1
+            if level < self._level:
+                self._falls += 1
+            self._level = level
+            return level, self._falls
 
     def control(self, home: int, name: str, value: str) -> None:
         with self._lock:

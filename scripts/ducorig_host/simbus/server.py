@@ -63,14 +63,17 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _watch(self) -> None:
         """Report the ready line's level at every change, sampled each
-        millisecond (host CPU, not the controller's: like a pin interrupt)."""
-        level = None
+        millisecond (host CPU, not the controller's: like a pin interrupt).
+        A fall that a master's READY saw counts too: a pulse high shorter
+        than a sample (one result read and cleared, the next one done) would
+        otherwise be an edge the pin interrupt gets and the sim loses."""
+        seen = None
         try:
             while True:
-                now = self.server.bus.ready()
-                if now != level:
-                    level = now
-                    self.wfile.write(b"%d\n" % level)
+                now = self.server.bus.ready_state()
+                if now != seen:
+                    seen = now
+                    self.wfile.write(b"%d\n" % now[0])
                 time.sleep(WATCH_PERIOD_S)
         except OSError:
             return  # the controller went away
