@@ -42,10 +42,7 @@ async def get_pool(url, timeout_ms=10000):
 
 async def _get(url):
     tls, host, port, path = split_url(url)
-    if tls:
-        reader, writer = await asyncio.open_connection(host, port, ssl=True)
-    else:
-        reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await asyncio.open_connection(host, port, ssl=True if tls else None)
     try:
         writer.write(("GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: ducorig\r\n\r\n" % (path, host)).encode())
         await writer.drain()

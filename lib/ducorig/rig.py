@@ -157,7 +157,9 @@ class Rig:
                     pass
         finally:
             self.running = False
-            for t in tasks + [self._discovering] if self._discovering else tasks:
+            if self._discovering is not None:
+                tasks.append(self._discovering)
+            for t in tasks:
                 t.cancel()
             await self.close()
 

@@ -104,7 +104,7 @@ def render(rig: SimRig) -> Any:
 def rig_line(rig: SimRig, snapshot: dict[str, Any], usage: Usage | None) -> str:
     r = snapshot["rig"]
     heap = r["free_heap"] if r["free_heap"] is not None else "?"
-    controller_s = rig.controller_seconds(usage, snapshot) if usage else 0.0
+    controller_s = rig.costs.controller_s(usage, r["sim_requests"]) if usage else 0.0
     load = esp8266.load(controller_s, r["wire_us"], r["elapsed_s"])
     return (f"{r['elapsed_s']:.0f} s: {r['accepted']} accepted, {r['rejected']} rejected, {r['lost']} lost, "
             f"{r['shares_per_s']:.2f} shares/s, overhead p50/p95 {r['overhead_ms'][0]}/{r['overhead_ms'][1]} ms, "
@@ -118,7 +118,7 @@ def summary(rig: SimRig, usage: Usage | None) -> str:
     r = snapshot["rig"]
     lines = ["summary: " + rig_line(rig, snapshot, usage)]
     if usage is not None and r["accepted"]:
-        controller_s = rig.controller_seconds(usage, snapshot)
+        controller_s = rig.costs.controller_s(usage, r["sim_requests"])
         lines.append(f"  micropython CPU {usage.cpu_s:.2f} s, {usage.blocks} sleeps; less the host's cost of "
                      f"those ({rig.costs.block_us:.0f} us each) and of the simulated bus's round trips "
                      f"({rig.costs.sim_request_us:.0f} us each), controller "

@@ -227,11 +227,6 @@ class SimRig:
         assert self.process is not None
         return usage_of(self.process.pid)
 
-    def controller_seconds(self, usage: Usage, snapshot: dict[str, Any]) -> float:
-        """Of the process's CPU in `usage` (as of `snapshot`, or a difference of
-        both), the controller's own: what the ESP8266 projection scales."""
-        return self.costs.controller_s(usage, snapshot["rig"].get("sim_requests", 0))
-
     def stop(self) -> int | None:
         """Ctrl-C to the controller (it closes its sockets), then the servers."""
         code = None
