@@ -300,7 +300,7 @@ class Console:
         freq = n * 1000
         async with bus.lock:
             if hasattr(bus.i2c, "half_us"):  # the simulated bus
-                from ducorig.simbus import half_period_us
+                from ducorig.simi2c import half_period_us
 
                 bus.i2c.freq = freq
                 bus.i2c.half_us = half_period_us(freq)

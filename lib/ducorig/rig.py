@@ -222,7 +222,7 @@ def make_i2c(cfg):
     """The I2C bus the config names: the simulated one, or the chip's SoftI2C
     (with bus recovery and the ready line when a pin is configured)."""
     if cfg.i2c.sim:
-        from ducorig.simbus import SimI2C
+        from ducorig.simi2c import SimI2C
 
         i2c = SimI2C(cfg.i2c.sim, cfg.i2c.freq)
         return i2c, (i2c.ready_line() if cfg.i2c.ready_pin is not None else None), None

@@ -2,7 +2,7 @@
 on the ESP8266 over USB serial with mpremote.
 
 The library goes to the chip as the ROMFS image `ducorig sim` runs:
-`lib/ducorig` compiled to `.mpy` (without the sim-only `simbus`), package
+`lib/ducorig` compiled to `.mpy` (without the sim-only `simi2c`), package
 `ducorig` at the image's root. The chip mounts it at /rom and puts `/rom` on
 sys.path, so `import ducorig` finds it; its bytecode runs in place from flash.
 The same `.mpy` files on the filesystem (~37 KB today) would be copied into RAM

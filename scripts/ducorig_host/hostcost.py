@@ -7,7 +7,7 @@ Two costs, each calibrated once per run with the process's own exact CPU time
   idle wait, a blocking socket read) the host's scheduler, timers and, on a
   VM, the hypervisor charge it tens of microseconds; on the chip the idle
   loop costs nothing that the 600x factor should multiply.
-* a simulated-bus request: the loopback round trip ducorig.simbus makes per
+* a simulated-bus request: the loopback round trip ducorig.simi2c makes per
   I2C transfer, beyond its blocks; on the chip a transfer is SoftI2C's C
   code, whose time is its wire time (counted apart)."""
 from __future__ import annotations
@@ -64,7 +64,7 @@ def usage_of(pid: int) -> Usage:
 @functools.cache
 def host_costs(micropython: str, count: int = 3000) -> HostCosts:
     """Calibrate both costs on this host: micropython's event loop sleeping
-    `count` times, and `count` status reads through ducorig.simbus, each
+    `count` times, and `count` status reads through ducorig.simi2c, each
     against the same program without the sleeps or the reads."""
     env = dict(os.environ, MICROPYPATH=f"{LIB_PARENT}:.frozen")
     # The event loop's way to sleep, against the same loop only yielding:
@@ -74,7 +74,7 @@ def host_costs(micropython: str, count: int = 3000) -> HostCosts:
     yielded, slept = (_run([micropython, "-c", sleeps % (count, ms)], env) for ms in (0, 1))
     block_us = (slept.cpu_s - yielded.cpu_s) / max(1, slept.blocks - yielded.blocks) * 1e6
     server = BusServer(Bus([DucorigSlave(CALIBRATION_ADDRESS, ducoid_for("calibration"))])).start()
-    reads = ("from ducorig.simbus import SimI2C\n"
+    reads = ("from ducorig.simi2c import SimI2C\n"
              f"i2c = SimI2C('127.0.0.1:{server.port}', 100000)\nbuf = bytearray(3)\n"
              f"for _ in range(%d):\n    i2c.readfrom_into({CALIBRATION_ADDRESS}, buf)\n")
     try:

@@ -99,7 +99,7 @@ class Collected:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-SIM_ONLY = ("simbus",)  # modules of lib/ducorig that only the simulator uses
+SIM_ONLY = ("simi2c",)  # modules of lib/ducorig that only the simulator uses
 
 
 def build_mpy(out: Path, *, sim: bool = True) -> Path:

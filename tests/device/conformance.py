@@ -34,7 +34,7 @@ from binascii import hexlify
 from errno import ENODEV
 
 from ducorig import duco, proto
-from ducorig.simbus import SimI2C, slave_address
+from ducorig.simi2c import SimI2C, slave_address
 from ducorig.ticks import ticks_add, ticks_diff, ticks_ms
 
 FREQ = 100000  # the protocol's reference clock

@@ -11,7 +11,7 @@ import os
 from binascii import hexlify
 
 from chipfakes import FakeChip
-from ducorig.simbus import SimI2C
+from ducorig.simi2c import SimI2C
 from ducorig.ticks import ticks_diff, ticks_ms
 
 SAFETY_MS = 30000

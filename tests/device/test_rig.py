@@ -7,7 +7,7 @@ import asyncio
 import os
 
 from ducorig import config, rig as rigmod
-from ducorig.simbus import SimI2C
+from ducorig.simi2c import SimI2C
 from ducorig.ticks import ticks_diff, ticks_ms
 
 SAFETY_MS = 60000
@@ -180,7 +180,7 @@ async def test_pause_holds_one_worker_while_the_others_mine():
 
 async def test_console_f_sets_the_bus_clock():
     from ducorig.console import Console
-    from ducorig.simbus import half_period_us
+    from ducorig.simi2c import half_period_us
 
     r = make_rig("rig-freq", slaves=(8,))
     con = Console(r)

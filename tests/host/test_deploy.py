@@ -21,7 +21,7 @@ from tests.conftest import micropython_binary
 
 FIRMWARE = ROOT / "firmware" / "esp8266"
 EXAMPLE = FIRMWARE / "config.example.json"
-DEPLOYED = sorted(f"{p.stem}.mpy" for p in LIB.glob("*.py") if p.stem != "simbus")
+DEPLOYED = sorted(f"{p.stem}.mpy" for p in LIB.glob("*.py") if p.stem != "simi2c")
 # sys.path on the chip: vfs.c adds /rom and /rom/lib when it mounts the ROMFS
 # in mp_init, esp8266 main.c then appends /lib and /; '' is the root.
 CHIP_PATH = "import os, sys\nos.chdir('/')\nsys.path[:] = ['', '.frozen', '/rom', '/rom/lib', '/lib', '/']\n"
@@ -96,7 +96,7 @@ def test_dry_run_lists_the_image_and_the_root_files_and_copies_nothing(
     assert main(["deploy", "--dry-run", "--config", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert no_device == []
-    assert "/rom  ROMFS image" in out and "/rom/ducorig/rig.mpy" in out and "/rom/ducorig/simbus" not in out
+    assert "/rom  ROMFS image" in out and "/rom/ducorig/rig.mpy" in out and "/rom/ducorig/simi2c" not in out
     assert "/config.json" in out and "from firmware/esp8266/config.example.json" in out
     assert "/main.py" in out and "dry run: nothing copied" in out
 

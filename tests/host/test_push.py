@@ -153,7 +153,7 @@ def test_push_sends_only_the_files_named() -> None:
     assert device.files == {"/main.py": (FIRMWARE / "main.py").read_bytes(), "/config.json": EXAMPLE.read_bytes()}
 
 
-@pytest.mark.parametrize("name", [str(LIB / "worker.py"), "/lib/ducorig/rig.mpy", "/rom/ducorig/simbus.mpy"])
+@pytest.mark.parametrize("name", [str(LIB / "worker.py"), "/lib/ducorig/rig.mpy", "/rom/ducorig/simi2c.mpy"])
 def test_a_library_module_is_refused_with_the_way_to_update_it(
         name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with WebReplDouble() as device:

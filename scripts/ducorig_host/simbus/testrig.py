@@ -33,11 +33,11 @@ LAYOUT: dict[str, list[tuple[str, type[WireSlave], int, float | None]]] = {
         ("yaum", YaumSlave, 0x20, None),
         ("yaum-fast", YaumSlave, 0x21, FAST),
     ],
-    "DUCORIG_FAULT_BUS": [  # tests/device/test_simbus_faults.py
+    "DUCORIG_FAULT_BUS": [  # tests/device/test_simi2c_faults.py
         ("ours", DucorigSlave, 0x10, None),
         ("yaum", YaumSlave, 0x20, None),
     ],
-    "DUCORIG_SHIM_BUS": [  # tests/device/test_simbus.py
+    "DUCORIG_SHIM_BUS": [  # tests/device/test_simi2c.py
         ("ours", DucorigSlave, 0x30, None),
         ("below-scan", DucorigSlave, 0x05, None),
         ("above-scan", DucorigSlave, 0x7A, None),

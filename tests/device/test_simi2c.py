@@ -1,4 +1,4 @@
-# ducorig.simbus, the machine.I2C stand-in, on both runtimes: ESP8266 SoftI2C
+# ducorig.simi2c, the machine.I2C stand-in, on both runtimes: ESP8266 SoftI2C
 # semantics and the wire time of every kind of transfer against the formula
 # (docs/i2c-protocol.md section 6): half-period h = 500000 // freq us, 3 h per
 # start, 20 h per byte (address byte included), 4 h per stop.
@@ -7,7 +7,7 @@ import os
 from errno import ENODEV, ETIMEDOUT
 
 from ducorig import proto
-from ducorig.simbus import SimI2C, half_period_us, slave_address, ticks_diff, ticks_us
+from ducorig.simi2c import SimI2C, half_period_us, slave_address, ticks_diff, ticks_us
 
 BUS = "DUCORIG_SHIM_BUS"
 

@@ -9,7 +9,7 @@ from binascii import hexlify
 from errno import ENODEV
 
 from ducorig import duco, proto
-from ducorig.simbus import SimI2C, slave_address
+from ducorig.simi2c import SimI2C, slave_address
 
 BUS = "DUCORIG_FAULT_BUS"
 LAST = "ba29a15896fd2d792d5c4b60668bf2b9feebc51d"  # shared/protocol.md 2.5
