@@ -48,9 +48,9 @@ def sim_buses() -> dict[str, str]:
 
 
 def rig_bus() -> dict[str, str]:
-    """A bus for the rig tests: three slaves of ours (0x08-0x0a), one yaum (0x0b)."""
+    """A bus for the rig tests: three ducorig slaves (0x08-0x0a), one yaum (0x0b)."""
     from ducorig_host.simbus.bus import Bus
-    from ducorig_host.simbus.ours import DucorigSlave
+    from ducorig_host.simbus.ducorig import DucorigSlave
     from ducorig_host.simbus.server import BusServer
     from ducorig_host.simbus.testrig import ducoid_for
     from ducorig_host.simbus.yaum import YaumSlave

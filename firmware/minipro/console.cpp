@@ -87,7 +87,7 @@ static void status(void) {
         Serial.println();
     }
     Serial.print(slave_ducoid());
-    Serial.print(F(", dialect e, "));
+    Serial.print(F(", wire version e, "));
     Serial.print(F_CPU / 1000000UL);
     Serial.print(F(" MHz, started by "));
     switch (board_boot_cause()) {
@@ -190,7 +190,7 @@ static void run_line(void) {
 // Short enough for the 64-byte transmit buffer: setup() does not wait for it.
 void console_begin(void) {
     Serial.begin(BAUD);
-    Serial.print(F("\r\nducorig Pro Mini, dialect e, I2C address "));
+    Serial.print(F("\r\nducorig Pro Mini, wire version e, I2C address "));
     Serial.print(TWAR >> 1);
     Serial.println(F(". Type help."));
 }

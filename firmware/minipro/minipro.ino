@@ -1,5 +1,5 @@
 // ducorig: the Arduino Pro Mini (ATmega328P, 5 V/16 MHz or 3.3 V/8 MHz)
-// hashing slave. It speaks docs/i2c-protocol.md (dialect e) on I2C and the
+// hashing slave. It speaks docs/i2c-protocol.md (wire version e) on I2C and the
 // same commands on Serial (38400 Bd), and hashes DUCO-S1 with the assembler
 // core in duco_hash.S (2,052 H/s at 16 MHz flat out), idling between
 // nonces to stay under the rate cap the master sets with W (370 H/s after

@@ -1,5 +1,5 @@
-// The protocol state machine (docs/i2c-protocol.md sections 3 and 4, dialect e).
-// The Python model scripts/ducorig_host/simbus/ours.py is the same machine:
+// The protocol state machine (docs/i2c-protocol.md sections 3 and 4, wire version e).
+// The Python model scripts/ducorig_host/simbus/ducorig.py is the same machine:
 // the conformance suite runs against both.
 #include "slave.h"
 
@@ -243,7 +243,7 @@ uint8_t slave_reply(uint8_t *out) {
         return SLAVE_REPLY_MAX;
     default:
         out[0] = state;
-        out[1] = SLAVE_DIALECT;
+        out[1] = SLAVE_WIRE_VERSION;
         out[2] = slave_verdict;
         return 3;
     }

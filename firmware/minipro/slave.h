@@ -1,4 +1,4 @@
-// The protocol of docs/i2c-protocol.md (dialect e) as the sketch runs it: the
+// The protocol of docs/i2c-protocol.md (wire version e) as the sketch runs it: the
 // command state machine and the replies, shared by the TWI ISR (twi_slave.cpp)
 // and the Serial console (console.cpp), so both take the same bytes.
 //
@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define SLAVE_DIALECT 'e'
+#define SLAVE_WIRE_VERSION 'e'
 #define SLAVE_MAX_TRANSFER 32  // a write of 32 bytes or more is over-long (verdict '>')
 #define SLAVE_REPLY_MAX 25     // the longest reply: the DUCOID
 #define SLAVE_MAX_DIFF 655     // 100 * diff fits the 16-bit nonce

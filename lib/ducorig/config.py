@@ -4,7 +4,10 @@
 import json
 
 TIERS = ("AVR", "MEGA", "ARM", "DUE", "auto")
-DIALECTS = ("auto", "d", "c")
+# The slaves' protocols (docs/i2c-protocol.md); "auto" asks each slave.
+PROTOCOLS = ("auto", "ducorig", "yaum")
+# The key's old name and values, still read (with a deprecation note).
+_OLD_DIALECTS = {"auto": "auto", "d": "ducorig", "c": "yaum"}
 DEFAULT_PATH = "config.json"
 BYPASS_PIN = 13  # held low at reset: no autostart (ducorig.autostart)
 
@@ -18,11 +21,12 @@ class ConfigError(ValueError):
 # Plain holders without methods: a method would tie every checked config to
 # this module's globals and keep its tables in RAM after rig.main() drops it.
 class Slave:
-    """One slave: address, name, dialect."""
+    """One slave: address, name, protocol."""
 
 
 class Config:
-    """The checked configuration; attributes as in config.example.json."""
+    """The checked configuration; attributes as in config.example.json,
+    and notes: lines to show the user (deprecated keys read anyway)."""
 
 
 # key -> (type check, default or _REQUIRED, reason shown when the check fails)
@@ -113,19 +117,23 @@ def _check(problems, where, table, given, target):
             setattr(target, key, given[key])
 
 
-def _slaves(problems, given):
+def _slaves(problems, notes, given):
     if not isinstance(given, list) or not 1 <= len(given) <= 20:
         problems.append("slaves: must be a list of 1..20 slaves")
         return []
     slaves = []
     seen = {}
+    old = []  # entries with the old key
     for i, entry in enumerate(given):
         where = "slaves[%d]." % i
+        if isinstance(entry, dict) and "dialect" in entry:
+            entry = _old_dialect(problems, where, entry)
+            old.append(i)
         s = Slave()
         _check(problems, where, {
             "address": (_between(8, 99), _REQUIRED, "an I2C address 8..99"),
             "name": (_text, "pm%d" % i, "a short name (no commas)"),
-            "dialect": (lambda v: v in DIALECTS, "auto", "one of " + ", ".join(DIALECTS)),
+            "protocol": (lambda v: v in PROTOCOLS, "auto", "one of " + ", ".join(PROTOCOLS)),
         }, entry, s)
         address = getattr(s, "address", None)  # unset when it failed its check
         if address in seen:
@@ -133,7 +141,24 @@ def _slaves(problems, given):
         if address is not None:
             seen[address] = i
         slaves.append(s)
+    if old:
+        notes.append('config: "dialect" is deprecated, read as "protocol" (slaves %s); write "protocol": '
+                     '"ducorig", "yaum" or "auto"' % ", ".join(str(i) for i in old))
     return slaves
+
+
+def _old_dialect(problems, where, entry):
+    """The entry with its old "dialect" (d, c) as "protocol"."""
+    entry = dict(entry)
+    old = entry.pop("dialect")
+    if "protocol" in entry:
+        problems.append(where + "dialect: give only protocol (dialect is its old name)")
+    elif old in _OLD_DIALECTS:
+        entry["protocol"] = _OLD_DIALECTS[old]
+    else:
+        problems.append("%sdialect: %r is not one of auto, d, c (its new name is protocol: %s)"
+                        % (where, old, ", ".join(PROTOCOLS)))
+    return entry
 
 
 def _pool(problems, pool):
@@ -162,6 +187,7 @@ def parse(data):
     """A Config from the decoded JSON object; ConfigError lists every problem."""
     problems = []
     cfg = Config()
+    cfg.notes = []
     _check(problems, "", _SCALARS, data, cfg)
     if isinstance(data, dict):
         for name in _SECTIONS:
@@ -170,7 +196,7 @@ def parse(data):
             setattr(cfg, name, section)
         _pool(problems, cfg.pool)
         _pins(problems, cfg.i2c)
-        cfg.slaves = _slaves(problems, data.get("slaves"))
+        cfg.slaves = _slaves(problems, cfg.notes, data.get("slaves"))
     if problems:
         raise ConfigError(problems)
     return cfg
@@ -199,5 +225,5 @@ def masked(cfg):
         out[name] = dict((k, getattr(section, k)) for k in _SECTIONS[name])
     if out["wifi"]["password"]:
         out["wifi"]["password"] = "***"
-    out["slaves"] = [{"address": s.address, "name": s.name, "dialect": s.dialect} for s in cfg.slaves]
+    out["slaves"] = [{"address": s.address, "name": s.name, "protocol": s.protocol} for s in cfg.slaves]
     return out

@@ -181,7 +181,7 @@ class Console:
 
         for i, w in self._chosen():
             s = w.stats
-            await self.say("%d %s 0x%02x %s %s %s" % (i, s.name, s.address, s.dialect, s.ducoid, s.state))
+            await self.say("%d %s 0x%02x %s %s %s" % (i, s.name, s.address, s.protocol, s.ducoid, s.state))
             for k in range(len(PHASES)):
                 await self.say("  %-6s n%d mean %.1f max %.1f ms" % ((PHASES[k],) + s.phase(k)))
             await self.say("  %.1fH/s polls %d blocks %d busy %d%%" % (
@@ -332,7 +332,7 @@ class Console:
             v = shown[k]
             if k == "slaves":
                 for s in v:
-                    await self.say(" slave 0x%02x %s %s" % (s["address"], s["name"], s["dialect"]))
+                    await self.say(" slave 0x%02x %s %s" % (s["address"], s["name"], s["protocol"]))
             else:
                 await self.say(" %s: %s" % (k, v))
         gc.collect()

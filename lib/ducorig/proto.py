@@ -1,6 +1,6 @@
 # The Pro Mini I2C protocol codec (docs/i2c-protocol.md): the frames a master
-# writes and the replies it reads, for our dialect ('e') and for the seed's
-# yaum slave ('c'). Pure: no I/O, so the slave driver, the conformance suite
+# writes and the replies it reads, for the ducorig protocol and for the seed's
+# yaum protocol. Pure: no I/O, so the slave driver, the conformance suite
 # and the host-side slave models share one definition of every byte.
 
 
@@ -8,15 +8,17 @@ class ProtoError(ValueError):
     """A reply that is garbled, truncated or not of the expected shape."""
 
 
-MAX_TRANSFER = 32  # AVR Wire buffer: no transfer of ours is longer
+MAX_TRANSFER = 32  # AVR Wire buffer: no ducorig transfer is longer
 MAX_WRITE = 31  # our longest write; a slave that receives 32 bytes saw an over-long one
 MAX_DIFF = 655  # 100 * diff must fit the sketch's 16-bit nonce (as in the official sketch)
 MAX_RATE_CAP = 9999  # W takes 1..4 digits
 DEFAULT_RATE_CAP = 370  # H/s after every reset: just under the pool's AVR tier (380)
 DIFF_DIGITS = 6  # the O frame's difficulty field: 1..6 digits, so 31 bytes at most
 
-DIALECT = 0x65  # 'e': status byte 1 of our slaves ('d' had no rate cap; never shipped)
-YAUM_DIALECT = 0x63  # 'c': status byte 1 of a yaum slave right after A
+# Status byte 1: the wire version, which changes whenever the wire does
+# (docs/i2c-protocol.md section 1). 'd' had no rate cap and never shipped.
+WIRE_VERSION = 0x65  # 'e': a ducorig slave
+YAUM_WIRE_VERSION = 0x63  # 'c': a yaum slave, right after A
 
 # Selectors and commands without payload.
 STATUS = b"S"
@@ -111,16 +113,19 @@ def address_frame(address):
 
 
 def status_state(buf):
-    """The state byte of a status reply of our dialect; ProtoError if garbled."""
-    if len(buf) < STATUS_LEN or buf[1] != DIALECT or buf[0] not in STATES or buf[2] not in VERDICTS:
-        raise ProtoError("not a status of dialect e: %r" % bytes(buf[:STATUS_LEN]))
+    """The state byte of a ducorig status reply; ProtoError if garbled."""
+    if len(buf) < STATUS_LEN or buf[1] != WIRE_VERSION or buf[0] not in STATES or buf[2] not in VERDICTS:
+        raise ProtoError("not a ducorig status: %r" % bytes(buf[:STATUS_LEN]))
     return buf[0]
 
 
-def dialect_of(buf):
-    """DIALECT or YAUM_DIALECT from the status read right after A; None if neither."""
-    if len(buf) >= STATUS_LEN and buf[1] in (DIALECT, YAUM_DIALECT):
-        return buf[1]
+def protocol_of(buf):
+    """"ducorig" or "yaum" from the status read right after A; None if neither."""
+    if len(buf) >= STATUS_LEN:
+        if buf[1] == WIRE_VERSION:
+            return "ducorig"
+        if buf[1] == YAUM_WIRE_VERSION:
+            return "yaum"
     return None
 
 
@@ -162,7 +167,7 @@ def parse_ducoid(buf):
 
 def yaum_job_frames(last_hash, expected_hash, diff):
     """The five writes of a job for a yaum slave: D (difficulty), L, M, N, O
-    (O starts hashing). No integrity check exists in that dialect."""
+    (O starts hashing). No integrity check exists in that protocol."""
     if not 1 <= diff <= 99:
         raise ValueError("yaum takes a two-digit difficulty")
     last = last_hash.encode()

@@ -260,6 +260,8 @@ def main(path="config.json", console=None, runner=None):
         for problem in e.problems:
             print("config error:", problem)
         return None
+    for note in cfg.notes:
+        print(note)
     # The checker's tables are only needed at start: give their RAM back
     # (the console's config command imports the module again).
     del config, ducorig.config, sys.modules["ducorig.config"]

@@ -1,5 +1,6 @@
-# Drivers for one Pro Mini: our dialect 'd' (docs/i2c-protocol.md sections 3-5)
-# and an unmodified yaum slave 'c' (section 7), told apart by the status reply.
+# Drivers for one Pro Mini: the ducorig protocol (docs/i2c-protocol.md
+# sections 3-5) and an unmodified yaum slave (section 7), told apart by the
+# wire version in the status reply.
 # A driver owns preallocated reply buffers: a poll allocates nothing.
 import asyncio
 
@@ -21,8 +22,8 @@ class SlaveReset(SlaveError):
     """The slave rebooted (status Z): its job is gone."""
 
 
-async def identify(bus, addr, dialect="auto"):
-    """Clear the slave, read its dialect and DUCOID; the matching driver."""
+async def identify(bus, addr, protocol="auto"):
+    """Clear the slave, read its protocol and DUCOID; the matching driver."""
     status = bytearray(proto.STATUS_LEN)
     await bus.write(addr, proto.CLEAR)
     for _ in range(50):  # a yaum slave is busy until its loop() has taken the A
@@ -30,18 +31,18 @@ async def identify(bus, addr, dialect="auto"):
         if status[0] != proto.BUSY:
             break
         await asyncio.sleep(0.002)
-    found = proto.dialect_of(status)
+    found = proto.protocol_of(status)
     if found is None:
         raise SlaveError("0x%02x: not a DUCO slave (status %r)" % (addr, bytes(status)))
-    driver = (Ours if found == proto.DIALECT else Yaum)(bus, addr)
-    if dialect != "auto" and dialect != driver.dialect:
-        raise SlaveError("0x%02x: configured dialect %s, slave speaks %s" % (addr, dialect, chr(found)))
+    if protocol != "auto" and protocol != found:
+        raise SlaveError("0x%02x: configured protocol %s, slave speaks %s" % (addr, protocol, found))
+    driver = (DucorigDriver if found == "ducorig" else YaumDriver)(bus, addr)
     await driver.read_ducoid()
     return driver
 
 
-class Ours:
-    dialect = "d"  # the config's name for our protocol, whatever its version char
+class DucorigDriver:
+    protocol = "ducorig"
     max_diff = proto.MAX_DIFF
 
     def __init__(self, bus, addr):
@@ -118,10 +119,10 @@ class Ours:
         raise SlaveError("garbled reply to %s: %r" % (cmd.decode(), bytes(buf)))
 
 
-class Yaum:
+class YaumDriver:
     """The seed's slave: every command waits for the previous one (status
     not B), no integrity check (the worker verifies each nonce), elapsed in ms."""
-    dialect = "c"
+    protocol = "yaum"
     max_diff = 99  # D takes two digits
 
     def __init__(self, bus, addr):

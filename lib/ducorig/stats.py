@@ -46,7 +46,7 @@ class SlaveStats:
         self.name = name
         self.address = address
         self.state = "start"
-        self.dialect = None
+        self.protocol = None
         self.ducoid = None
         self.zero()
 
@@ -97,7 +97,7 @@ class SlaveStats:
     def as_dict(self):
         return {
             "name": self.name, "address": self.address, "state": self.state,
-            "dialect": self.dialect, "accepted": self.accepted, "blocks": self.blocks,
+            "protocol": self.protocol, "accepted": self.accepted, "blocks": self.blocks,
             "rejected": self.rejected, "lost": self.lost, "errors": self.errors,
             "polls": self.polls, "last_bad": self.last_bad, "hashrate": round(self.hashrate(), 1),
             "busy": round(self.busy_fraction(), 4), "hash_s": self.hash_us / 1000000,

@@ -156,8 +156,8 @@ class Worker:
             self.rig.cleared.set()  # the ready-line watcher waits for done results to be read
 
     def _uses_ready_line(self):
-        # Only our dialect drives the ready line; a yaum slave is always polled.
-        return self.rig.ready is not None and self.slave.dialect != "c"
+        # Only a ducorig slave drives the ready line; a yaum slave is always polled.
+        return self.rig.ready is not None and self.slave.protocol == "ducorig"
 
     async def _wait_poll_time(self):
         if not self._uses_ready_line():
@@ -222,8 +222,8 @@ class Worker:
 
     async def _identify(self):
         self.stats.state = "identify"
-        self.slave = await identify(self.rig.bus, self.cfg.address, self.cfg.dialect)
-        self.stats.dialect = self.slave.dialect
+        self.slave = await identify(self.rig.bus, self.cfg.address, self.cfg.protocol)
+        self.stats.protocol = self.slave.protocol
         self.stats.ducoid = self.slave.ducoid
 
     async def _connect(self):

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     rtts = [float(r) for r in args.rtt.split(",")]
     readies = [r == "on" for r in args.ready.split(",")]
     for n, rtt, ready in itertools.product(counts, rtts, readies):
-        figures = measure(SimSpec(["model"] * n, rtt, 0.0, args.i2c_hz, ready, heapsize=args.heap), args.seconds)
+        figures = measure(SimSpec(["ducorig"] * n, rtt, 0.0, args.i2c_hz, ready, heapsize=args.heap), args.seconds)
         print(json.dumps(figures, sort_keys=True) if args.json else line(figures), flush=True)
     return 0
 

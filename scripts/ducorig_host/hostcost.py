@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ducorig_host.simbus.bus import Bus
-from ducorig_host.simbus.ours import DucorigSlave
+from ducorig_host.simbus.ducorig import DucorigSlave
 from ducorig_host.simbus.server import BusServer
 from ducorig_host.simbus.testrig import ducoid_for
 

@@ -21,7 +21,7 @@ PHASES = ("job", "i2c", "hash", "submit")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--slaves", default="3", help="KIND:COUNT,... with KIND in model, yaum, avr (the sketch in simavr, at most 6); default 3 = model:3")
+    parser.add_argument("--slaves", default="3", help="KIND:COUNT,... with KIND in ducorig, yaum (Python models of the two protocols) or avr (our sketch in simavr, at most 6); default 3 = ducorig:3")
     parser.add_argument("--rtt", type=float, default=50.0, help="pool round-trip time, ms (default 50)")
     parser.add_argument("--jitter", type=float, default=0.0, help="uniform jitter on the RTT, ms")
     parser.add_argument("--minutes", type=float, default=3.0, help="how long to mine (default 3)")
@@ -86,7 +86,7 @@ def render(rig: SimRig) -> Any:
 
     snapshot = rig.collected.latest
     table = Table(title="ducorig simulated rig", expand=False)
-    for column in ("slave", "addr", "dial", "state", "H/s", "acc", "rej", "lost", "busy",
+    for column in ("slave", "addr", "protocol", "state", "H/s", "acc", "rej", "lost", "busy",
                    "job ms", "i2c ms", "hash ms", "submit ms", "polls/share", "last BAD"):
         table.add_column(column, justify="right")
     if snapshot is None:
@@ -94,7 +94,7 @@ def render(rig: SimRig) -> Any:
     for s in snapshot["slaves"]:
         phases = s["phases"]
         table.add_row(
-            s["name"], f"0x{s['address']:02x}", s["dialect"] or "-", s["state"], f"{s['hashrate']:.0f}",
+            s["name"], f"0x{s['address']:02x}", s["protocol"] or "-", s["state"], f"{s['hashrate']:.0f}",
             str(s["accepted"]), str(sum(s["rejected"].values())), str(sum(s["lost"].values())),
             f"{s['busy']:.0%}", *(f"{phases[p][1]:.0f}" for p in PHASES),
             f"{s['polls'] / max(1, s['accepted']):.1f}", s["last_bad"] or "")

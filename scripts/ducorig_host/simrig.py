@@ -26,7 +26,7 @@ from typing import Any
 from ducorig_host.emulator import EmulatorConfig, EmulatorThread
 from ducorig_host.hostcost import HostCosts, Usage, host_costs, usage_of
 from ducorig_host.simbus.bus import Bus
-from ducorig_host.simbus.ours import DucorigSlave
+from ducorig_host.simbus.ducorig import DucorigSlave
 from ducorig_host.simbus.server import BusServer
 from ducorig_host.simbus.testrig import ducoid_for
 from ducorig_host.simbus.wire import WireSlave
@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "lib" / "ducorig"
 FIRST_ADDRESS = 0x08
 AVR_REALTIME_LIMIT = 6  # = simbus.avr.MAX_REALTIME_SLAVES, without importing it
-KINDS = ("model", "yaum", "avr")
+KINDS = ("ducorig", "yaum", "avr")  # Python models of both protocols, the sketch in simavr
+KIND_ALIASES = {"model": "ducorig"}  # the old name of the ducorig model
 
 
 def slave_class(kind: str) -> type[WireSlave]:
@@ -46,7 +47,7 @@ def slave_class(kind: str) -> type[WireSlave]:
         from ducorig_host.simbus.avr import AvrSlave
 
         return AvrSlave.variant(realtime=True)
-    return {"model": DucorigSlave, "yaum": YaumSlave}[kind]
+    return {"ducorig": DucorigSlave, "yaum": YaumSlave}[kind]
 # About what an ESP8266 leaves free with WiFi up (unix objects being ~2x
 # larger). The controller's bytecode is not in it: a deploy ships it as a
 # ROMFS image, which the chip maps from flash (shared/micropython-esp8266.md
@@ -60,11 +61,11 @@ class SimError(Exception):
 
 
 def parse_slaves(spec: str) -> list[str]:
-    """'model:3,yaum:1' (or a bare count of model slaves) -> one kind per slave."""
+    """'ducorig:3,yaum:1' (or a bare count of ducorig slaves) -> one kind per slave."""
     kinds: list[str] = []
     for part in spec.split(","):
         kind, _, count = part.strip().rpartition(":")
-        kind = kind or "model"
+        kind = KIND_ALIASES.get(kind, kind or "ducorig")
         if kind not in KINDS:
             raise SimError(f"unknown slave kind {kind!r} in {spec!r}: use {', '.join(KINDS)}")
         if not count.isdigit() or int(count) < 1:

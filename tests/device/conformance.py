@@ -1,6 +1,6 @@
 # The slave conformance suite (docs/i2c-protocol.md): every command, reply,
-# state transition and bad input of our dialect 'e', and the subset the seed's
-# yaum dialect 'c' has, one test name per behaviour for every implementation.
+# state transition and bad input of the ducorig protocol, and the subset the
+# seed's yaum protocol has, one test name per behaviour for every implementation.
 #
 # It reaches "a slave at address A on a bus" only through the I2C shim, so any
 # bus backend (the models, the sketch in simavr) runs it unchanged;
@@ -9,17 +9,18 @@
 # tests/services.py: DUCORIG_<BUS>=host:port and DUCORIG_<BUS>_SLAVES=
 # role=address,... (read when a test runs, never at import).
 #
-# The behaviours are transcripts, one per dialect, because the suite must
+# The behaviours are transcripts, one per protocol, keyed by its wire version
+# byte (e: ducorig, c: yaum; status byte 1), because the suite must
 # compile in MicroPython's 64 KB test heap, where a table of text costs a
 # fraction of the code it replaces. Steps ('_' in a reply is a space):
 #   >text    write text (ACKed in full)          w<n>  an n-byte write "L000..."
 #   =XYZ     S, then the 3-byte status is XYZ    <XYZ  reads alone until XYZ
 #   .XYZ     S + read until not busy, then XYZ   ?XYZ  until XYZ, also off the bus
 #   J<a>[/<d>]  a job with nonce a, difficulty d (6); J* hashes for minutes.
-#               Ours: L M N O back to back; yaum: D L M N O, each when not busy
+#               ducorig: L M N O back to back; yaum: D L M N O, each when not busy
 #   L M N O  a chunk of the transcript's own job (nonce 300, diff 6), as is or
 #            with x (a non-hex digit), c (a wrong CRC), :tail (O's hex + tail)
-#   r<...>   the result: ours state and nonce (rC7, rN100, rI0), yaum nonce (r7)
+#   r<...>   the result: ducorig state and nonce (rC7, rN100, rI0), yaum nonce (r7)
 #   h[<n>]   the hashrate of that result is an AVR's: above 50, at most n H/s (1000)
 #   i        result reads are idempotent         e<n>  the E reply is n ms
 #   d        the DUCOID reply                    v<XYZ> move (V) and back, XYZ each time
@@ -38,10 +39,10 @@ from ducorig.simi2c import SimI2C, slave_address
 from ducorig.ticks import ticks_add, ticks_diff, ticks_ms
 
 FREQ = 100000  # the protocol's reference clock
-OURS = "e"
-YAUM = "c"
+DUCORIG = "e"  # proto.WIRE_VERSION
+YAUM = "c"  # proto.YAUM_WIRE_VERSION
 
-# A behaviour, then its transcript for dialect e and (where yaum has it) c.
+# A behaviour, then its transcript for ducorig (e) and, where yaum has it, yaum (c).
 TRANSCRIPTS = """
 present_on_scan
   e s
@@ -138,35 +139,35 @@ rate_cap
 _buses = {}  # bus variable -> SimI2C: one connection per bus and process
 
 
-def transcripts(dialect):
-    """[(behaviour, transcript)] of `dialect`, in table order."""
+def transcripts(protocol):
+    """[(behaviour, transcript)] of `protocol` (DUCORIG or YAUM), in table order."""
     found = []
     for line in TRANSCRIPTS.split("\n"):
         if line[:1] not in (" ", ""):
             name = line
-        elif line[2:4] == dialect + " ":
+        elif line[2:4] == protocol + " ":
             found.append((name, line[4:]))
     return found
 
 
-def bind(module, dialect, bus, role, fast_role):
-    """A test_* function per behaviour of `dialect` in the module named
+def bind(module, protocol, bus, role, fast_role):
+    """A test_* function per behaviour of `protocol` in the module named
     `module`, each against the slave `role` on `bus` (seeded random jobs on
     `fast_role`). setattr, because MicroPython finds module attributes by
     interned name only, and a name built at run time is interned by setattr
     but not by an assignment into globals()."""
     tests = sys.modules[module]
-    for name, script in transcripts(dialect):
-        setattr(tests, "test_" + name, _test(bus, role, dialect, script))
-    setattr(tests, "test_random_jobs_match_hashlib", _test(bus, fast_role, dialect, None))
+    for name, script in transcripts(protocol):
+        setattr(tests, "test_" + name, _test(bus, role, protocol, script))
+    setattr(tests, "test_random_jobs_match_hashlib", _test(bus, fast_role, protocol, None))
 
 
-def _test(bus, role, dialect, script):
+def _test(bus, role, protocol, script):
     def test():
         if bus not in _buses:
             assert os.getenv(bus), os.getenv(bus + "_ERROR") or bus + " is not set"  # a bus that did not start
             _buses[bus] = SimI2C(os.getenv(bus), freq=FREQ)
-        s = Slave(_buses[bus], slave_address(bus, role), dialect == YAUM)
+        s = Slave(_buses[bus], slave_address(bus, role), protocol == YAUM)
         s.i2c.sim_control(s.home, "factory")
         if script:
             s.run(script)
@@ -243,7 +244,7 @@ class Slave:
             self.write(frame)
 
     def result(self):
-        """Ours: (state, nonce, elapsed_us); yaum: (None, nonce, None)."""
+        """ducorig: (state, nonce, elapsed_us); yaum: (None, nonce, None)."""
         if self.yaum:
             return None, self.number(proto.RESULT), None
         return proto.parse_result(self.ask(proto.RESULT, proto.RESULT_LEN))
@@ -358,7 +359,7 @@ def changed(frame, change):
 def random_jobs(s):
     """At least 50 seeded jobs through the protocol, checked against hashlib:
     per difficulty 11 with a nonce in range and 2 without. yaum's D has two
-    digits (no diff 100) and answers 0 when nothing is found. Ours hashes
+    digits (no diff 100) and answers 0 when nothing is found. ducorig hashes
     flat out (no rate cap) for them."""
     random.seed(2811)
     if not s.yaum:

@@ -5,7 +5,7 @@ import os
 from ducorig import config
 
 GOOD = {"user": "alice", "pool": {"host": "127.0.0.1", "port": 6000},
-        "slaves": [{"address": 8}, {"address": 9, "name": "left", "dialect": "c"}]}
+        "slaves": [{"address": 8}, {"address": 9, "name": "left", "protocol": "yaum"}]}
 
 
 def problems(data):
@@ -26,7 +26,8 @@ def test_a_good_config_gets_the_defaults():
     cfg = config.parse(GOOD)
     assert (cfg.user, cfg.pool.port, cfg.tier, cfg.i2c.freq, cfg.i2c.scl, cfg.i2c.sda) == ("alice", 6000, "AVR", 100000, 5, 4)
     assert "I2C" in cfg.software and cfg.mining_key is None
-    assert [(s.address, s.name, s.dialect) for s in cfg.slaves] == [(8, "pm0", "auto"), (9, "left", "c")]
+    assert [(s.address, s.name, s.protocol) for s in cfg.slaves] == [(8, "pm0", "auto"), (9, "left", "yaum")]
+    assert cfg.notes == []
 
 
 def test_each_bad_value_is_named_by_its_key():
@@ -42,7 +43,9 @@ def test_each_bad_value_is_named_by_its_key():
         (with_(i2c={"sda": 40}), "i2c.sda:"),
         (with_(slaves=[{"address": 7}]), "slaves[0].address:"),
         (with_(slaves=[{"address": 8}, {"address": 8}]), "slaves[1].address: 8 is also slaves[0]"),
-        (with_(slaves=[{"address": 8, "dialect": "x"}]), "slaves[0].dialect:"),
+        (with_(slaves=[{"address": 8, "protocol": "c"}]), "slaves[0].protocol: 'c' is not one of auto, ducorig, yaum"),
+        (with_(slaves=[{"address": 8, "dialect": "x"}]), "slaves[0].dialect: 'x' is not one of auto, d, c"),
+        (with_(slaves=[{"address": 8, "dialect": "d", "protocol": "yaum"}]), "slaves[0].dialect: give only protocol"),
         (with_(slaves=[]), "slaves: must be a list of 1..20"),
         (with_(slaves=[{"address": 8 + i} for i in range(21)]), "slaves: must be a list of 1..20"),
         (with_(poll_ms=0), "poll_ms:"),
@@ -90,7 +93,7 @@ def test_masked_hides_the_secrets():
     cfg = config.parse(with_(mining_key="secret", wifi={"ssid": "home", "password": "pw"}))
     shown = config.masked(cfg)
     assert shown["mining_key"] == "***" and shown["wifi"]["password"] == "***"
-    assert shown["wifi"]["ssid"] == "home" and shown["slaves"][1]["dialect"] == "c"
+    assert shown["wifi"]["ssid"] == "home" and shown["slaves"][1]["protocol"] == "yaum"
 
 
 def test_a_checked_config_does_not_keep_the_checker_alive():
@@ -104,3 +107,11 @@ def test_a_checked_config_does_not_keep_the_checker_alive():
 def test_two_bad_addresses_are_both_named():
     found = problems(with_(slaves=[{"address": 3}, {"address": "x"}]))
     assert [p.split(":")[0] for p in found] == ["slaves[0].address", "slaves[1].address"], found
+
+
+def test_an_old_config_with_dialect_still_loads():
+    # Configs written before the key was renamed: dialect d | c | auto.
+    cfg = config.parse(with_(slaves=[{"address": 8, "dialect": "d"}, {"address": 9, "dialect": "c"},
+                                     {"address": 10, "dialect": "auto"}, {"address": 11}]))
+    assert [s.protocol for s in cfg.slaves] == ["ducorig", "yaum", "auto", "auto"]
+    assert len(cfg.notes) == 1 and "deprecated" in cfg.notes[0] and "slaves 0, 1, 2" in cfg.notes[0], cfg.notes

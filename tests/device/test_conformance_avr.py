@@ -21,4 +21,4 @@ def _installed(path):
 
 
 if all(_installed(path) for path in TOOL_CHAIN):
-    conformance.bind(__name__, conformance.OURS, "DUCORIG_AVR_BUS", "avr", "avr-fast")
+    conformance.bind(__name__, conformance.DUCORIG, "DUCORIG_AVR_BUS", "avr", "avr-fast")

@@ -61,11 +61,11 @@ def test_garbled_results_are_rejected():
 def test_status_replies():
     assert proto.status_state(b"Be ") == proto.BUSY
     assert proto.status_state(b"Re^") == proto.REFUSED
-    for reply in (b"Bc ", b"Bd ", b"Qe ", b"Be~", b"\x00\x00\x00", b"Be"):  # d: the old dialect, no W
+    for reply in (b"Bc ", b"Bd ", b"Qe ", b"Be~", b"\x00\x00\x00", b"Be"):  # d: the old wire version, no W
         assert rejects(proto.status_state, reply), reply
-    assert proto.dialect_of(b"Ie ") == proto.DIALECT == ord("e")
-    assert proto.dialect_of(b"Ic ") == proto.YAUM_DIALECT
-    assert proto.dialect_of(b"I? ") is None  # yaum after a command: send A first
+    assert proto.protocol_of(b"Ie ") == "ducorig" and proto.WIRE_VERSION == ord("e")
+    assert proto.protocol_of(b"Ic ") == "yaum" and proto.YAUM_WIRE_VERSION == ord("c")
+    assert proto.protocol_of(b"I? ") is None  # yaum after a command: send A first
 
 
 def test_ducoid_reply():

@@ -1,5 +1,5 @@
 # The rig on both runtimes: one task per slave against the session pool
-# emulator (DUCORIG_POOL) and the rig bus (DUCORIG_RIG_BUS: ours at 0x08-0x0a,
+# emulator (DUCORIG_POOL) and the rig bus (DUCORIG_RIG_BUS: ducorig slaves at 0x08-0x0a,
 # yaum at 0x0b). Assertions count shares and states; the deadline in run_until
 # is only a safety net that turns a hang into a failure.
 # mpunit: heapsize=512k
@@ -55,7 +55,7 @@ def control(addr, name, value=1):
 async def test_every_slave_mines_in_its_own_task():
     r = make_rig("rig-mines")
     slaves = await run_until(r, lambda ss: all(s.accepted >= 3 for s in ss))
-    assert [s.dialect for s in slaves] == ["d", "d", "d", "c"]
+    assert [s.protocol for s in slaves] == ["ducorig", "ducorig", "ducorig", "yaum"]
     assert len(set(s.ducoid for s in slaves)) == 4
     for s in slaves:
         assert s.rejected == {} and s.lost == {} and s.errors == {}, (s.as_dict(), r.out.lines)

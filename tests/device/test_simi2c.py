@@ -16,7 +16,7 @@ def bus(freq=100000):
     return SimI2C(os.getenv(BUS), freq=freq)
 
 
-def slave(i2c, role="ours"):
+def slave(i2c, role="ducorig"):
     address = slave_address(BUS, role)
     i2c.sim_control(address, "factory")
     return address

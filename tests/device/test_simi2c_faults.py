@@ -67,7 +67,7 @@ def expect_enodev(call):
 
 
 def test_unplugged_slave_nacks_and_leaves_the_scan():
-    for role in ("ours", "yaum"):
+    for role in ("ducorig", "yaum"):
         i2c, a = fresh(role)
         i2c.sim_control(a, "unplugged", 1)
         assert expect_enodev(lambda: i2c.writeto(a, proto.STATUS)) and a not in i2c.scan()
@@ -76,7 +76,7 @@ def test_unplugged_slave_nacks_and_leaves_the_scan():
 
 
 def test_hung_slave_stays_busy_until_reset():
-    i2c, a = fresh("ours")
+    i2c, a = fresh("ducorig")
     i2c.sim_control(a, "hung", 1)
     send_job(i2c, a, 12)
     i2c.writeto(a, proto.CLEAR)  # the hash loop never looks at the abort flag
@@ -89,7 +89,7 @@ def test_hung_slave_stays_busy_until_reset():
 
 
 def test_slow_hashing_reports_its_own_rate():
-    i2c, a = fresh("ours")
+    i2c, a = fresh("ducorig")
     i2c.sim_control(a, "hashrate", 100)
     state, nonce, elapsed_us = share(i2c, a, 9)
     assert (state, nonce, elapsed_us) == (proto.FOUND, 9, 100000)  # 10 hashes at 100 H/s
@@ -97,7 +97,7 @@ def test_slow_hashing_reports_its_own_rate():
 
 
 def test_garbled_job_is_refused_and_the_resent_job_works():
-    i2c, a = fresh("ours")
+    i2c, a = fresh("ducorig")
     i2c.sim_control(a, "garble_job", 1)  # one bit of the L chunk flips on the wire
     send_job(i2c, a, 12)
     assert ask(i2c, a, proto.STATUS, 3) in (b"Ee ", b"Re#")
@@ -105,7 +105,7 @@ def test_garbled_job_is_refused_and_the_resent_job_works():
 
 
 def test_garbled_result_fails_its_crc_and_a_reread_is_right():
-    i2c, a = fresh("ours")
+    i2c, a = fresh("ducorig")
     good = share(i2c, a)
     i2c.sim_control(a, "garble_result", 1)
     i2c.writeto(a, proto.RESULT)
@@ -129,7 +129,7 @@ def test_yaum_cannot_notice_a_garbled_result():
 
 
 def test_reset_mid_job_shows_booted_and_the_resent_job_works():
-    i2c, a = fresh("ours")
+    i2c, a = fresh("ducorig")
     i2c.sim_control(a, "reset_after", 5)
     send_job(i2c, a, 300)
     assert poll(i2c, a, lambda st: st != b"Be ") == b"Ze "
@@ -147,7 +147,7 @@ def test_yaum_reset_mid_job_forgets_everything():
 
 
 def test_sda_held_low_acks_everything_and_reads_zeros():
-    i2c, a = fresh("ours")
+    i2c, a = fresh("ducorig")
     i2c.sim_control(a, "sda_low", 1)
     assert i2c.scan() == list(range(0x08, 0x78))
     assert i2c.writeto(0x55, b"L" + b"0" * 39) == 40
@@ -159,15 +159,15 @@ def test_sda_held_low_acks_everything_and_reads_zeros():
     except proto.ProtoError:
         pass
     i2c.sim_control(a, "sda_low", 0)
-    assert i2c.scan() == [slave_address(BUS, "ours"), slave_address(BUS, "yaum")]
+    assert i2c.scan() == [slave_address(BUS, "ducorig"), slave_address(BUS, "yaum")]
 
 
 def test_deaf_after_an_over_long_write_until_power_cycled():
-    for role in ("ours", "yaum"):  # yaum: stock Wire, deaf by default
+    for role in ("ducorig", "yaum"):  # yaum: stock Wire, deaf by default
         i2c, a = fresh(role)
-        if role == "ours":
+        if role == "ducorig":
             i2c.sim_control(a, "deaf", 1)
         assert i2c.writeto(a, b"L" + b"0" * 39) == 33
         assert [expect_enodev(lambda: i2c.writeto(a, proto.STATUS)) for _ in range(20)] == [True] * 20
         i2c.sim_control(a, "factory")
-        assert ask(i2c, a, proto.STATUS, 3)[1] == (proto.DIALECT if role == "ours" else proto.YAUM_DIALECT)
+        assert ask(i2c, a, proto.STATUS, 3)[1] == (proto.WIRE_VERSION if role == "ducorig" else proto.YAUM_WIRE_VERSION)

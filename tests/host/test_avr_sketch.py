@@ -178,7 +178,7 @@ def test_bus_slaves_report_their_own_ducoid(elves):
 
 def test_console_echoes_and_answers_like_a_read(elves, tmp_path):
     with boot(elves, tmp_path) as sim:
-        assert sim.uart.decode() == "\r\nducorig Pro Mini, dialect e, I2C address 16. Type help.\r\n"
+        assert sim.uart.decode() == "\r\nducorig Pro Mini, wire version e, I2C address 16. Type help.\r\n"
         assert console(sim, b"S") == "S\r\nZe \r\n"  # the echo, then the 3 status bytes
         assert console(sim, b"I") == "I\r\nDUCOID0123456789ABCDEF,DE\r\n"
         assert console(sim, b"Q") == "Q\r\nZe?  ? unknown command (help lists them)\r\n"

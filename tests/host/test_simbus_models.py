@@ -10,7 +10,7 @@ import pytest
 from ducorig import proto
 from ducorig_host.simbus.bus import Bus
 from ducorig_host.simbus.faults import Faults
-from ducorig_host.simbus.ours import ADDRESS_CHANGE_S, DucorigSlave
+from ducorig_host.simbus.ducorig import ADDRESS_CHANGE_S, DucorigSlave
 from ducorig_host.simbus.search import Search
 from ducorig_host.simbus.yaum import YaumSlave
 

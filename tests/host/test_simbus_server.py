@@ -5,7 +5,7 @@ import socket
 
 from ducorig_host.simbus import testrig
 from ducorig_host.simbus.bus import Bus
-from ducorig_host.simbus.ours import DucorigSlave
+from ducorig_host.simbus.ducorig import DucorigSlave
 from ducorig_host.simbus.server import BusServer, answer
 
 

@@ -1,5 +1,5 @@
 """The conformance suite's table (tests/device/conformance.py): one test name
-per behaviour for every implementation, yaum's a subset of ours, and every
+per behaviour for every implementation, yaum's a subset of ducorig's, and every
 transcript step one the engine knows."""
 from __future__ import annotations
 
@@ -12,29 +12,29 @@ import conformance  # noqa: E402
 STEP_OPS = set("><=.?JLMNOwrhiedvsptz")
 
 
-def names(dialect: str) -> list[str]:
-    return [name for name, _ in conformance.transcripts(dialect)]
+def names(protocol: str) -> list[str]:
+    return [name for name, _ in conformance.transcripts(protocol)]
 
 
 def test_behaviour_names_are_unique_and_yaum_has_a_subset():
-    ours, yaum = names(conformance.OURS), names(conformance.YAUM)
-    assert len(set(ours)) == len(ours) == 36 and len(set(yaum)) == len(yaum) == 18
-    assert set(yaum) <= set(ours)
+    ducorig, yaum = names(conformance.DUCORIG), names(conformance.YAUM)
+    assert len(set(ducorig)) == len(ducorig) == 36 and len(set(yaum)) == len(yaum) == 18
+    assert set(yaum) <= set(ducorig)
 
 
 def test_every_step_is_known():
-    for dialect in (conformance.OURS, conformance.YAUM):
-        for name, script in conformance.transcripts(dialect):
+    for protocol in (conformance.DUCORIG, conformance.YAUM):
+        for name, script in conformance.transcripts(protocol):
             for step in script.split(" "):
                 assert step == "ok" or step[0] in STEP_OPS, (name, step)
 
 
 def test_bindings_make_the_same_test_names(monkeypatch):
     made = {}
-    for dialect in (conformance.OURS, conformance.YAUM):
-        module = type(sys)(f"binding_{dialect}")
+    for protocol in (conformance.DUCORIG, conformance.YAUM):
+        module = type(sys)(f"binding_{protocol}")
         monkeypatch.setitem(sys.modules, module.__name__, module)
-        conformance.bind(module.__name__, dialect, "BUS", "role", "fast")
-        made[dialect] = {n for n in vars(module) if n.startswith("test_")}
-    assert made[conformance.YAUM] < made[conformance.OURS]
+        conformance.bind(module.__name__, protocol, "BUS", "role", "fast")
+        made[protocol] = {n for n in vars(module) if n.startswith("test_")}
+    assert made[conformance.YAUM] < made[conformance.DUCORIG]
     assert "test_random_jobs_match_hashlib" in made[conformance.YAUM]

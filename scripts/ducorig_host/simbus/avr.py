@@ -257,7 +257,7 @@ class AvrSlave(WireSlave):
     on a `Bus`. The DUCOID the bus gives it becomes the chip's serial number
     in the simulated signature row, so each instance reports its own."""
 
-    dialect = "e"
+    protocol = "ducorig"
     default_hashrate = 370.0  # the sketch's default rate cap (it runs 2,052 H/s flat out at 16 MHz)
     # Class settings (make variants with `AvrSlave.variant(...)`).
     f_cpu = 16_000_000

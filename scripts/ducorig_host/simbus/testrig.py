@@ -13,7 +13,7 @@ import hashlib
 
 from ducorig_host.simbus.avr import AvrSlave, HarnessError, missing_tools
 from ducorig_host.simbus.bus import Bus
-from ducorig_host.simbus.ours import DucorigSlave
+from ducorig_host.simbus.ducorig import DucorigSlave
 from ducorig_host.simbus.server import BusServer
 from ducorig_host.simbus.wire import WireSlave
 from ducorig_host.simbus.yaum import YaumSlave
@@ -28,17 +28,17 @@ AVR_FAST = AvrSlave.variant(time_scale=6.0)
 # bus variable -> (role, model, home address, H/s or None for the model's default)
 LAYOUT: dict[str, list[tuple[str, type[WireSlave], int, float | None]]] = {
     "DUCORIG_BUS": [  # the conformance suite
-        ("ours", DucorigSlave, 0x10, None),
-        ("ours-fast", DucorigSlave, 0x11, FAST),
+        ("ducorig", DucorigSlave, 0x10, None),
+        ("ducorig-fast", DucorigSlave, 0x11, FAST),
         ("yaum", YaumSlave, 0x20, None),
         ("yaum-fast", YaumSlave, 0x21, FAST),
     ],
     "DUCORIG_FAULT_BUS": [  # tests/device/test_simi2c_faults.py
-        ("ours", DucorigSlave, 0x10, None),
+        ("ducorig", DucorigSlave, 0x10, None),
         ("yaum", YaumSlave, 0x20, None),
     ],
     "DUCORIG_SHIM_BUS": [  # tests/device/test_simi2c.py
-        ("ours", DucorigSlave, 0x30, None),
+        ("ducorig", DucorigSlave, 0x30, None),
         ("below-scan", DucorigSlave, 0x05, None),
         ("above-scan", DucorigSlave, 0x7A, None),
     ],

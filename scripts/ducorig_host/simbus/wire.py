@@ -31,7 +31,7 @@ class Transfer:
 
 
 class WireSlave(ABC):
-    dialect: ClassVar[str]
+    protocol: ClassVar[str]  # ducorig, yaum: the config's names
     default_hashrate: ClassVar[float]  # H/s of the real thing
     deaf_by_default: ClassVar[bool] = False
 

@@ -16,7 +16,7 @@ DEFAULT_COMMAND_S = 0.0002  # String appends of a chunk
 
 
 class YaumSlave(WireSlave):
-    dialect = "c"
+    protocol = "yaum"
     default_hashrate = 196.0  # cryptosuite SHA1 with String concatenation (slaves.md 2.1)
     deaf_by_default = True  # stock Wire, nothing re-arms it
 

@@ -1,4 +1,5 @@
-"""A Pro Mini running our sketch: dialect `e` of docs/i2c-protocol.md, byte for byte.
+"""A Pro Mini running our sketch: the ducorig protocol of docs/i2c-protocol.md
+(wire version `e`), byte for byte.
 (The sketch itself, firmware/minipro, runs the same suite in simavr: avr.py.)"""
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _is(chars: frozenset[int], text: bytes, min_len: int, max_len: int) -> bool:
 
 
 class DucorigSlave(WireSlave):
-    dialect = "e"
+    protocol = "ducorig"
     # Flat out; the rate cap (W, default 370) may slow it further. (The real
     # sketch does 2,052 H/s flat out at 16 MHz; 340 is the official duco_hash.)
     default_hashrate = 340.0
@@ -200,7 +201,7 @@ class DucorigSlave(WireSlave):
             return b"%5d" % (elapsed_us // 1000 & 0xFFFF)  # yaum's uint16 ms
         if self.selected == proto.DUCOID[0]:
             return self._with_crc(self.ducoid.encode() + b",")
-        return bytes((self.state, proto.DIALECT, self.verdict))
+        return bytes((self.state, proto.WIRE_VERSION, self.verdict))
 
     def _result(self) -> tuple[int, int]:
         """(nonce, elapsed us) of the result held, else (0, 0)."""
