@@ -13,7 +13,6 @@ import machine
 from ducorig.config import BYPASS_PIN  # D7 on NodeMCU/Wemos boards: no boot-strap role, has a pull-up
 
 NOAUTO = b"ducorig:noauto"
-FEED_MS = 500  # the watchdog fires 1.6-3.2 s after the last feed
 
 
 def skip_reason():
@@ -53,23 +52,11 @@ async def headless(rig):
     if rig.cfg.pool.discover:
         await rig.find_pool()  # before the watchdog: DNS and the TLS handshake block the loop
     keep = asyncio.create_task(station.keep())
-    asyncio.create_task(watchdog(rig))
+    rig.watchdog = machine.WDT  # the rig arms it once mining runs, and feeds it
     try:
         await rig.run()
     finally:
         keep.cancel()
-
-
-async def watchdog(rig):
-    """Arms the watchdog when it first runs, at rig.run()'s first wait (its
-    start-up, the console's import, is done by then), and feeds it while
-    the rig runs and the loop turns: anything that blocks the loop for 1.6 s
-    or more resets the chip, and so does a rig that stopped (the console's
-    stop reboots into the REPL instead)."""
-    rig.wdt = machine.WDT()
-    while rig.running:
-        rig.wdt.feed()
-        await asyncio.sleep(FEED_MS / 1000)
 
 
 def reboot_to_repl():

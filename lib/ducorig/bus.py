@@ -1,29 +1,34 @@
-# The one I2C bus all slave tasks share, behind one asyncio.Lock.
-# An I2C transfer is a blocking C call on the ESP8266 (bit-banged SoftI2C), so
-# each holds the lock only for one short transaction (or a write + read pair).
-# ESP8266 semantics (shared/micropython-esp8266.md section 3): a data NACK is
-# not an exception but a short ACK count; an address NACK is OSError(ENODEV);
-# a clock held low past the timeout is OSError(ETIMEDOUT), with no STOP sent.
+# The one I2C bus all slave tasks share, and its one asyncio.Lock.
+#
+# A transfer is one blocking C call on the ESP8266 (bit-banged SoftI2C): no
+# other task can run in the middle of it, so a transfer needs no lock of its
+# own and costs no coroutine. The lock serialises bus *sessions* that span
+# awaits and must not be interleaved with other traffic: the console's scan,
+# raw command (write, wait, read) and clock change, and a yaum slave's job load
+# (five writes, each once the slave has taken the last). A worker that finds
+# the lock held waits for it (free()) before its next transfer.
+#
+# ESP8266 semantics (docs/i2c-protocol.md section 6): a data NACK is not an
+# exception but a short ACK count; an address NACK is OSError(ENODEV); a clock
+# held low past the timeout is OSError(ETIMEDOUT), with no STOP sent.
 import asyncio
 from errno import ENODEV, ETIMEDOUT
 
+from ducorig.ticks import sleep_ms
+
+# BusError.kind: what went wrong (one class, not one per kind: on the chip
+# every exception class costs ~350 bytes of heap)
+ABSENT = "absent"  # the address was not acknowledged (unplugged, rebooting)
+STUCK = "stuck"  # a clock stretch past the timeout: the bus was recovered
+SHORT = "short write"  # the slave stopped acknowledging in a write
+FAILED = "I2C error"
+
 
 class BusError(Exception):
-    def __init__(self, addr, text):
-        super().__init__("0x%02x: %s" % (addr, text))
+    def __init__(self, addr, kind, text=""):
+        super().__init__("0x%02x: %s%s" % (addr, kind, text))
         self.addr = addr
-
-
-class SlaveAbsent(BusError):
-    """The address was not acknowledged (unplugged, rebooting, wrong address)."""
-
-
-class BusStuck(BusError):
-    """A clock stretch past the timeout: the bus was recovered, the transfer lost."""
-
-
-class ShortWrite(BusError):
-    """The slave stopped acknowledging in the middle of a write."""
+        self.kind = kind
 
 
 class Bus:
@@ -35,71 +40,52 @@ class Bus:
         self.lock = asyncio.Lock()
         self.transfers = 0
         self.failures = 0
-        self.wire_us = 0  # simulated wire time, when the i2c object reports it
 
-    # Awaitables, not coroutines of their own: a status poll is the rig's
-    # most frequent call, and every coroutine level is one more allocation.
-    def write(self, addr, buf):
-        return self._transfer(addr, buf, None)
+    async def free(self):
+        """Wait until no session holds the bus (call when lock.locked())."""
+        async with self.lock:
+            pass
 
-    def read_into(self, addr, buf):
-        return self._transfer(addr, None, buf)
-
-    def write_read(self, addr, cmd, buf):
-        """Write cmd, then read buf, holding the bus for both (no other
-        master transaction in between)."""
-        return self._transfer(addr, cmd, buf)
-
-    async def _transfer(self, addr, out, into):
-        attempt = 0
-        while True:
-            attempt += 1
-            if self.lock.locked():  # held across awaits (the console) or handed to a waiter
-                async with self.lock:
-                    err = self._once(addr, out, into)
-            else:  # free: a transfer is one blocking call, so nothing can take the bus meanwhile
-                err = self._once(addr, out, into)
-            if err is None:
-                return
-            self.failures += 1
-            if attempt > self.retries or isinstance(err, ShortWrite):
-                raise err
-            # Doubling pauses (8..64 ms, 120 ms in all) outlast a slave's reboot
-            # (protocol section 5); other slaves use the bus meanwhile.
-            await asyncio.sleep(self.retry_ms * (1 << (attempt - 1)) / 1000)
-
-    def _once(self, addr, out, into):
-        """One attempt; the error to raise, or None."""
+    def transfer(self, addr, out, into):
+        """Write out (if any), then read into (if any): one attempt, blocking.
+        BusError on failure."""
         i2c = self.i2c
+        self.transfers += 1
         try:
             if out is not None:
                 acks = i2c.writeto(addr, out)
-                self._count()
                 if acks != len(out):
-                    return ShortWrite(addr, "%d of %d bytes acknowledged" % (acks, len(out)))
+                    self.failures += 1
+                    raise BusError(addr, SHORT, ": %d of %d bytes acknowledged" % (acks, len(out)))
             if into is not None:
                 i2c.readfrom_into(addr, into)
-                self._count()
         except OSError as e:
-            self._count()
+            self.failures += 1
             code = e.args[0] if e.args else None
             if code == ENODEV:
-                return SlaveAbsent(addr, "no ACK for the address")
+                raise BusError(addr, ABSENT)
             if code == ETIMEDOUT:
-                self._recover()
-                return BusStuck(addr, "clock held low past the timeout")
-            return BusError(addr, "I2C error %s" % e)
-        return None
+                if self.recover is not None:
+                    self.i2c = self.recover() or self.i2c
+                raise BusError(addr, STUCK, ": clock held low past the timeout")
+            raise BusError(addr, FAILED, " %s" % e)
 
-    def _count(self):
-        self.transfers += 1
-        self.wire_us += getattr(self.i2c, "last_wire_us", 0)
-
-    def _recover(self):
-        if self.recover is not None:
-            fresh = self.recover()
-            if fresh is not None:
-                self.i2c = fresh
+    async def again(self, call, err):
+        """call() failed with err: call it again after doubling pauses (8..64
+        ms, 120 ms in all: longer than a slave's reboot), other slaves using
+        the bus meanwhile. Its result, or the last error. A short write is
+        not retried here: the protocol's own resend handles it."""
+        for attempt in range(self.retries):
+            if err.kind == SHORT:
+                break
+            await sleep_ms(self.retry_ms << attempt)
+            if self.lock.locked():
+                await self.free()
+            try:
+                return call()
+            except BusError as e:
+                err = e
+        raise err
 
 
 def pin_recovery(machine, scl, sda, freq):

@@ -219,7 +219,7 @@ class Console:
 
         for i, w in self._chosen():
             try:
-                await self.rig.bus.write(w.cfg.address, RESET)
+                self.rig.bus.transfer(w.cfg.address, RESET, None)
                 await self.say("%d: reset sent" % i)
             except Exception as e:
                 await self.error("%d: %s" % (i, e))
@@ -230,7 +230,7 @@ class Console:
         buf = bytearray(3)
         for i, w in self._chosen():
             try:
-                await self.rig.bus.write_read(w.cfg.address, STATUS, buf)
+                self.rig.bus.transfer(w.cfg.address, STATUS, buf)
                 await self.say("%d: status %s" % (i, bytes(buf)))
             except Exception as e:
                 await self.error("%d: %s" % (i, e))
@@ -266,15 +266,15 @@ class Console:
 
     async def _send_raw(self, data):
         addr = self.rig.workers[self.sel].cfg.address
+        bus = self.rig.bus
         try:
-            await self.rig.bus.write(addr, data)
-            if self.want:
-                await asyncio.sleep(0.01)  # a Pro Mini builds some replies in loop()
-                buf = bytearray(self.want)
-                await self.rig.bus.read_into(addr, buf)
-                await self.say("0x%02x: %s" % (addr, bytes(buf)))
-            else:
-                await self.say("0x%02x: sent" % addr)
+            async with bus.lock:  # a session: write, wait, read
+                bus.transfer(addr, data, None)
+                if self.want:
+                    await asyncio.sleep(0.01)  # a Pro Mini builds some replies in loop()
+                    buf = bytearray(self.want)
+                    bus.transfer(addr, None, buf)
+            await self.say("0x%02x: %s" % (addr, bytes(buf)) if self.want else "0x%02x: sent" % addr)
         except Exception as e:
             await self.error("0x%02x: %s" % (addr, e))
 

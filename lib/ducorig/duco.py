@@ -7,9 +7,9 @@ from binascii import unhexlify
 def solve(last_hash, expected_hash, diff):
     """Return the nonce as an int, or None when no nonce in range matches.
 
-    last_hash and expected_hash are 40-char hex strings, diff an int.
+    last_hash and expected_hash are 40 hex digits (str or bytes), diff an int.
     """
-    prefix = last_hash.encode()
+    prefix = last_hash if isinstance(last_hash, bytes) else last_hash.encode()
     target = unhexlify(expected_hash)
     base = hashlib.sha1(prefix)
     if hasattr(base, "copy"):

@@ -1,104 +1,71 @@
-# One Duino-Coin pool connection (shared/protocol.md section 2), for
-# MicroPython and CPython asyncio.
+# One Duino-Coin pool connection (docs/pool-protocol.md), for MicroPython and
+# CPython asyncio.
 #
 # The pool does not frame messages: each TCP read is one message. So every
-# message goes out in one write, and the next one only after its answer
-# (section 2.8). Every read has a timeout; after any error the connection is
-# closed, because its state is unknown (a late answer would be taken for the
-# answer to the next message).
+# message goes out in one write, and the next one only after its answer.
+# Every wait is bounded, by a deadline instead of a wait_for (which costs two
+# tasks per call): an exchange sets the connection's deadline, and one sweep
+# (sweep(), run by the rig) cancels the waiting task once it has passed; the
+# exchange turns that cancel into a timeout. After any error the connection
+# is closed, because its state is unknown (a late answer would be taken for
+# the answer to the next message).
 import asyncio
 import random
 from binascii import unhexlify
 
-from ducorig.ticks import ticks_diff, ticks_ms
+from ducorig.ticks import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 MAX_LINE = 128  # the longest legitimate pool line is a job line (~90 bytes)
+SWEEP_MS = 250  # how often the deadlines are checked: a timeout's resolution
+
+# PoolError.kind: one class with a kind, not a class per kind (on the chip
+# every exception class costs ~350 bytes of heap)
+REFUSED = "refused"  # the connection could not be made
+TIMEOUT = "timeout"  # no answer in time
+CLOSED = "closed"  # the pool closed the connection, or it is not connected
+GARBAGE = "garbage"  # something the protocol does not allow
+MESSAGE = "message"  # a job request answered with a message (BAD,User banned)
 
 
 class PoolError(Exception):
-    pass
-
-
-class PoolRefused(PoolError):
-    """The connection could not be made (refused, unreachable, bad address)."""
-
-
-class PoolTimeout(PoolError):
-    """The pool did not answer in time."""
-
-
-class PoolClosed(PoolError):
-    """The pool closed the connection, or it is not connected."""
-
-
-class PoolGarbage(PoolError):
-    """The pool sent something the protocol does not allow."""
-
-
-class PoolMessage(PoolError):
-    """The pool answered a job request with a message (e.g. BAD,User banned)."""
-
-
-class Job:
-    def __init__(self, last_hash, expected_hash, diff):
-        self.last_hash = last_hash
-        self.expected_hash = expected_hash
-        self.diff = diff
-
-
-class Result:
-    """Feedback for one share: kind is GOOD, BLOCK or BAD; reason for BAD."""
-
-    def __init__(self, kind, reason=None):
+    def __init__(self, kind, text):
+        super().__init__(text)
         self.kind = kind
-        self.reason = reason
-
-    @property
-    def accepted(self):
-        return self.kind != "BAD"
-
-    def __repr__(self):
-        return self.kind if self.reason is None else self.kind + "," + self.reason
-
-
-def _is_hex40(s):
-    # unhexlify checks in C: a loop over the characters costs ~10 us a hash
-    # on the unix port, ~6 ms on the ESP8266, on every job.
-    if len(s) != 40:
-        return False
-    try:
-        unhexlify(s)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_job(line):
-    """Parse 'last_hash,expected_hash,diff' into a Job."""
-    f = line.split(",")
+    """(last_hash, expected_hash, digest, diff) from the job line (bytes):
+    the two hashes as 40 hex digits, digest as the expected hash's 20 bytes."""
+    f = line.split(b",")
     if len(f) != 3:
-        if f[0] in ("BAD", "NO"):
-            raise PoolMessage(line)
-        raise PoolGarbage("job line has %d fields, not 3: %r" % (len(f), line[:60]))
-    if not _is_hex40(f[0]) or not _is_hex40(f[1]):
-        raise PoolGarbage("job hashes are not 40 hex digits: %r" % line[:100])
-    if not f[2].isdigit() or int(f[2]) < 1:
-        raise PoolGarbage("job difficulty is not a positive integer: %r" % f[2][:20])
-    return Job(f[0], f[1], int(f[2]))
+        if f[0] in (b"BAD", b"NO"):
+            raise PoolError(MESSAGE, line.decode())
+        raise PoolError(GARBAGE, "job line has %d fields, not 3: %r" % (len(f), line[:60]))
+    last, expected, diff = f
+    try:  # unhexlify checks in C: a loop over the characters costs far more
+        if len(last) != 40 or len(expected) != 40:
+            raise ValueError
+        unhexlify(last)
+        digest = unhexlify(expected)
+    except ValueError:
+        raise PoolError(GARBAGE, "job hashes are not 40 hex digits: %r" % line[:100])
+    if not diff.isdigit() or int(diff) < 1:
+        raise PoolError(GARBAGE, "job difficulty is not a positive integer: %r" % diff[:20])
+    return last, expected, digest, int(diff)
 
 
-def parse_result(line):
-    """Parse GOOD / BLOCK / BAD[,reason] into a Result."""
-    if line == "GOOD" or line == "BLOCK":
-        return Result(line)
-    if line == "BAD":
-        return Result("BAD", "")
-    if line.startswith("BAD,"):
-        return Result("BAD", line[4:])
-    raise PoolGarbage("not a share feedback: %r" % line[:60])
+def parse_feedback(line):
+    """(kind, reason) of GOOD / BLOCK / BAD[,reason]; reason None unless BAD."""
+    if line == b"GOOD" or line == b"BLOCK":
+        return line.decode(), None
+    if line == b"BAD":
+        return "BAD", ""
+    if line[:4] == b"BAD,":
+        return "BAD", line[4:].decode()
+    raise PoolError(GARBAGE, "not a share feedback: %r" % line[:60])
 
 
-def _check_field(name, value):
+def _field(name, value):
     value = str(value)
     if "," in value or "\n" in value:
         raise ValueError("%s must not contain ',' or a newline: %r" % (name, value))
@@ -107,7 +74,7 @@ def _check_field(name, value):
 
 class ConnectLimiter:
     """At most `limit` connects in any `window_ms`, across all connections that
-    share it (the pool bans an IP for more than 50 connects in 30 s, 2.9)."""
+    share it (the pool bans an IP for more than 50 connects in 30 s)."""
 
     def __init__(self, limit=50, window_ms=30000):
         self.window_ms = window_ms
@@ -122,7 +89,7 @@ class ConnectLimiter:
             wait = self.window_ms - ticks_diff(ticks_ms(), oldest)
             if wait <= 0:
                 break
-            await asyncio.sleep(wait / 1000)
+            await sleep_ms(wait)
         self._times[self._next] = ticks_ms()
         self._next = (self._next + 1) % len(self._times)
 
@@ -146,99 +113,66 @@ class Backoff:
 
     async def wait(self):
         if self.delay_ms:
-            jitter = random.getrandbits(16) % (self.delay_ms // 4 + 1)
-            await asyncio.sleep((self.delay_ms + jitter) / 1000)
-
-
-_shared_limiter = None
-
-
-def shared_limiter():
-    """The one ConnectLimiter of this rig (process)."""
-    global _shared_limiter
-    if _shared_limiter is None:
-        _shared_limiter = ConnectLimiter()
-    return _shared_limiter
+            await sleep_ms(self.delay_ms + random.getrandbits(16) % (self.delay_ms // 4 + 1))
 
 
 class PoolClient:
-    """A client for one pool connection: connect, request_job, submit, close."""
+    """One pool connection: connect, request_job, submit, close. Its waits
+    are bounded only while sweep() runs over it (the rig runs one)."""
 
-    def __init__(self, host, port, user, key=None, tier="AVR",
-                 software="ducorig I2C", rig="ducorig", wallet_id=None,
-                 timeout_ms=10000, limiter=None):
+    def __init__(self, host, port, user, key=None, tier="AVR", software="ducorig I2C",
+                 rig="ducorig", wallet_id=None, timeout_ms=10000, limiter=None):
         self.host = host
         self.port = port
-        self.user = _check_field("user", user)
-        self.key = _check_field("key", key) if key else "None"
-        self.tier = _check_field("tier", tier)
-        self.software = _check_field("software", software)
-        self.rig = _check_field("rig", rig)
-        self.wallet_id = None if wallet_id is None else int(wallet_id)
+        self.user = _field("user", user)
+        self.key = _field("key", key) if key else "None"
+        self.tier = tier
+        # the submit's constant tail: ",<software>,<rig>,"
+        self.tail = ",%s,%s," % (_field("software", software), _field("rig", rig))
+        self.wallet = "" if wallet_id is None else ",%d" % int(wallet_id)
         self.timeout_ms = timeout_ms
-        self.limiter = limiter
+        self.limiter = limiter or ConnectLimiter()
         self.version = None
-        self._reader = None
-        self._writer = None
-        self._buf = b""
-        self._busy = False
+        self.stream = None  # MicroPython: reader and writer are one Stream
+        self.writer = None
+        self.deadline = None  # ticks by which the exchange in flight must end
+        self.task = None  # the task waiting in it (sweep() cancels it)
+        self.expired = False
 
     @property
     def connected(self):
-        return self._writer is not None
+        return self.writer is not None
 
     async def connect(self):
         """Open the connection and read the version line; returns the version."""
         await self.close()
-        await (self.limiter or shared_limiter()).acquire()
+        await self.limiter.acquire()
         where = "%s:%s" % (self.host, self.port)
+        self._arm()
         try:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self.timeout_ms / 1000)
-        except asyncio.TimeoutError:
-            raise PoolTimeout("connect to %s timed out" % where)
-        except OSError as e:
-            raise PoolRefused("connect to %s failed: %s" % (where, e))
-        # MicroPython's open_connection reports a refused connect only on the
-        # first read, so the version line is the real handshake.
-        try:
-            self.version = await self._read_line()
-        except PoolClosed as e:
+            self.stream, self.writer = await asyncio.open_connection(self.host, self.port)
+            # MicroPython's open_connection reports a refused connect only on
+            # the first read, so the version line is the real handshake.
+            self.version = (await self._line()).decode()
+        except asyncio.CancelledError:
+            self._disarm()
             await self.close()
-            raise PoolRefused("%s closed before the version line: %s" % (where, e))
-        except OSError as e:
+            if not self.expired:
+                raise
+            self.expired = False
+            raise PoolError(TIMEOUT, "connect to %s: no answer in %d ms" % (where, self.timeout_ms))
+        except (OSError, PoolError) as e:
+            self._disarm()
             await self.close()
-            raise PoolRefused("connect to %s failed: %s" % (where, e))
-        except PoolError:
-            await self.close()
-            raise
+            if isinstance(e, PoolError) and e.kind != CLOSED:
+                raise
+            raise PoolError(REFUSED, "connect to %s failed: %s" % (where, e))
+        self._disarm()
         return self.version
 
-    async def motd(self, wait_ms=500):
-        """Ask for the message of the day (before the first job only). It has no
-        terminator, so it is whatever arrives within wait_ms."""
-        await self._within(self._send("MOTD"))
-        try:
-            while True:
-                try:
-                    chunk = await asyncio.wait_for(self._reader.read(64), wait_ms / 1000)
-                except asyncio.TimeoutError:
-                    break
-                if not chunk:
-                    raise PoolClosed("pool closed the connection after MOTD")
-                self._buf += chunk
-                if len(self._buf) > 4 * MAX_LINE:
-                    raise PoolGarbage("MOTD longer than %d bytes" % (4 * MAX_LINE))
-            text = self._ascii(self._buf)
-            self._buf = b""
-            return text
-        except BaseException:
-            await self.close()
-            raise
-
     async def request_job(self):
-        """Send JOB,<user>,<tier>,<key> and return the Job."""
-        line = await self._exchange("JOB,%s,%s,%s" % (self.user, self.tier, self.key))
+        """JOB,<user>,<tier>,<key>: the job as parse_job gives it."""
+        line = await self.exchange("JOB,%s,%s,%s" % (self.user, self.tier, self.key))
         try:
             return parse_job(line)
         except PoolError:
@@ -246,23 +180,65 @@ class PoolClient:
             raise
 
     async def submit(self, nonce, hashrate, ducoid):
-        """Send the result of the current job and return its Result."""
-        msg = "%d,%.2f,%s,%s,%s" % (nonce, hashrate, self.software, self.rig,
-                                    _check_field("ducoid", ducoid))
-        if self.wallet_id is not None:
-            msg += ",%d" % self.wallet_id
-        line = await self._exchange(msg)
+        """The result of the current job: (kind, reason) as parse_feedback gives it."""
+        line = await self.exchange("%d,%.2f%s%s%s" % (nonce, hashrate, self.tail, ducoid, self.wallet))
         try:
-            return parse_result(line)
+            return parse_feedback(line)
         except PoolError:
             await self.close()
             raise
 
+    async def motd(self, wait_ms=500):
+        """The message of the day (before the first job only). It has no
+        terminator, so it is whatever arrives within wait_ms."""
+        self._send("MOTD")
+        text = b""
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(self.stream.read(64), wait_ms / 1000)
+                except asyncio.TimeoutError:
+                    break
+                if not chunk:
+                    raise PoolError(CLOSED, "pool closed the connection after MOTD")
+                text += chunk
+                if len(text) > 4 * MAX_LINE:
+                    raise PoolError(GARBAGE, "MOTD longer than %d bytes" % (4 * MAX_LINE))
+            return _ascii(text).decode()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def exchange(self, msg):
+        """One message out, one line back (bytes, stripped) within the
+        timeout: never a second message before the answer to the first."""
+        if self.deadline is not None:  # armed: an exchange is in flight
+            raise RuntimeError("pool: a message is already waiting for its answer")
+        self._arm()
+        try:
+            self._send(msg)
+            line = await self._line()
+        except asyncio.CancelledError:
+            self._disarm()
+            await self.close()
+            if not self.expired:
+                raise
+            self.expired = False
+            raise PoolError(TIMEOUT, "no answer from the pool in %d ms" % self.timeout_ms)
+        except OSError as e:
+            self._disarm()
+            await self.close()
+            raise PoolError(CLOSED, "connection lost: %s" % e)
+        except BaseException:
+            self._disarm()
+            await self.close()
+            raise
+        self._disarm()
+        return line
+
     async def close(self):
-        writer = self._writer
-        self._reader = self._writer = None
-        self._buf = b""
-        self._busy = False
+        writer = self.writer
+        self.stream = self.writer = None
         if writer is not None:
             try:
                 writer.close()
@@ -270,60 +246,57 @@ class PoolClient:
             except OSError:
                 pass
 
-    async def _exchange(self, msg):
-        """One message out, one line back, under one timeout: never a second
-        message before the answer to the first."""
-        if self._busy:
-            raise RuntimeError("pool: a message is already waiting for its answer")
-        self._busy = True
-        try:
-            line = await self._within(self._send_and_read(msg))
-        except OSError as e:
-            await self.close()
-            raise PoolClosed("connection lost: %s" % e)
-        except BaseException:
-            await self.close()
-            raise
-        self._busy = False
-        return line
+    def _arm(self):
+        self.task = asyncio.current_task()
+        self.deadline = ticks_add(ticks_ms(), self.timeout_ms)
 
-    async def _send_and_read(self, msg):
-        await self._send(msg)
-        return await self._line()
+    def _disarm(self):
+        self.deadline = None
 
-    async def _send(self, msg):
-        if self._writer is None:
-            raise PoolClosed("not connected")
-        self._writer.write(msg.encode())
-        await self._writer.drain()
-
-    async def _read_line(self):
-        return await self._within(self._line())
-
-    async def _within(self, aw):
-        """aw under the pool timeout. One wait_for per exchange, not one per
-        send and one per read: each makes two tasks, on every share."""
-        try:
-            return await asyncio.wait_for(aw, self.timeout_ms / 1000)
-        except asyncio.TimeoutError:
-            raise PoolTimeout("no answer from the pool in %d ms" % self.timeout_ms)
+    def _send(self, msg):
+        if self.writer is None:
+            raise PoolError(CLOSED, "not connected")
+        # Both runtimes' write() sends at once when the socket takes it (a
+        # pool message always fits); only what stayed buffered needs drain(),
+        # which would cost a pass through the scheduler on every message.
+        self.writer.write(msg.encode())
 
     async def _line(self):
+        buf = b""
         while True:
-            i = self._buf.find(b"\n")
-            if i >= 0:
-                line = self._buf[:i]
-                self._buf = self._buf[i + 1:]
-                return self._ascii(line).strip()
-            if len(self._buf) > MAX_LINE:
-                raise PoolGarbage("line longer than %d bytes" % MAX_LINE)
-            chunk = await self._reader.read(64)
+            chunk = await self.stream.read(64)
             if not chunk:
-                raise PoolClosed("pool closed the connection" + (" mid-line" if self._buf else ""))
-            self._buf += chunk
+                raise PoolError(CLOSED, "pool closed the connection" + (" mid-line" if buf else ""))
+            buf += chunk
+            i = buf.find(b"\n")
+            if i >= 0:
+                if i + 1 < len(buf):
+                    raise PoolError(GARBAGE, "more than one line in one answer: %r" % buf[:60])
+                return _ascii(buf[:i]).strip()
+            if len(buf) > MAX_LINE:
+                raise PoolError(GARBAGE, "line longer than %d bytes" % MAX_LINE)
 
-    @staticmethod
-    def _ascii(raw):
-        if raw and max(raw) > 127:  # max() walks the bytes in C, not bytecode
-            raise PoolGarbage("non-ASCII byte 0x%02x from the pool" % max(raw))
-        return raw.decode()
+
+def _ascii(raw):
+    if raw and max(raw) > 127:  # max() walks the bytes in C, not bytecode
+        raise PoolError(GARBAGE, "non-ASCII byte 0x%02x from the pool" % max(raw))
+    return raw
+
+
+def sweep_once(clients):
+    """Cancel every exchange past its deadline (the exchange raises TIMEOUT)."""
+    now = ticks_ms()
+    for c in clients:
+        d = c.deadline
+        if d is not None and ticks_diff(now, d) >= 0:
+            c.deadline = None
+            c.expired = True
+            c.task.cancel()
+
+
+async def sweep(clients):
+    """Bound every wait of these clients: the task that tests or a lone
+    client run; the rig sweeps from its housekeeping loop instead."""
+    while True:
+        await sleep_ms(SWEEP_MS)
+        sweep_once(clients)

@@ -4,8 +4,9 @@
 # and the host-side slave models share one definition of every byte.
 
 
-class ProtoError(ValueError):
-    """A reply that is garbled, truncated or not of the expected shape."""
+# A reply that is garbled, truncated or not of the expected shape. A name for
+# ValueError, not a class of its own: on the chip every class costs heap.
+ProtoError = ValueError
 
 
 MAX_TRANSFER = 32  # AVR Wire buffer: no ducorig transfer is longer
@@ -61,8 +62,9 @@ _CRC8 = _crc8_table()
 
 def crc8(data, crc=0):
     """CRC-8/SMBUS of data, continuing from crc."""
+    table = _CRC8  # a local: a global is a dict lookup per byte
     for b in data:
-        crc = _CRC8[crc ^ b]
+        crc = table[crc ^ b]
     return crc
 
 
@@ -78,11 +80,10 @@ def _crc_of_field(field):
         raise ProtoError("CRC field is not hex: %r" % bytes(field))
 
 
-def job_frames(last_hash, expected_hash, diff):
+def job_frames(last, expected, diff):
     """The four writes of one job: L, M, N and O (O carries the difficulty and
-    the CRC-8 of all job payload bytes before the CRC field)."""
-    last = last_hash.encode()
-    expected = expected_hash.encode()
+    the CRC-8 of all job payload bytes before the CRC field). The hashes are
+    40 hex digits each, as bytes."""
     if len(last) != 40 or len(expected) != 40 or not 0 <= diff < 10 ** DIFF_DIGITS:
         raise ValueError("a job is two 40-char hashes and a difficulty of at most 6 digits")
     tail = b",%d," % diff
@@ -165,13 +166,11 @@ def parse_ducoid(buf):
     return _check_ducoid(bytes(buf[:22]))
 
 
-def yaum_job_frames(last_hash, expected_hash, diff):
+def yaum_job_frames(last, expected, diff):
     """The five writes of a job for a yaum slave: D (difficulty), L, M, N, O
     (O starts hashing). No integrity check exists in that protocol."""
     if not 1 <= diff <= 99:
         raise ValueError("yaum takes a two-digit difficulty")
-    last = last_hash.encode()
-    expected = expected_hash.encode()
     return (difficulty_frame(diff), b"L" + last[:20], b"M" + last[20:],
             b"N" + expected[:20], b"O" + expected[20:])
 

@@ -43,8 +43,6 @@ async def write_snapshot(writer, rig):
 
 def totals(rig):
     t = rig.stats.totals()
-    t["wire_us"] = rig.bus.wire_us
     t["transfers"] = rig.bus.transfers
     t["poll_ms"] = rig.poll_ms
-    t["sim_requests"] = getattr(rig.bus.i2c, "requests", 0)
     return t

@@ -6,16 +6,14 @@ import gc
 import sys
 
 from ducorig.bus import Bus
-from ducorig.pool import Backoff, ConnectLimiter, PoolClient
+from ducorig.pool import SWEEP_MS, Backoff, ConnectLimiter, PoolClient, sweep_once
 from ducorig.stats import RigStats
-from ducorig.ticks import ticks_diff, ticks_ms
+from ducorig.ticks import sleep_ms, ticks_diff, ticks_ms
 from ducorig.worker import Worker
 
-HEAP_SAMPLE_S = 30
+HEAP_SAMPLE_MS = 30000
 REDISCOVER_GAP_MS = 60000
-# The ready-line watcher's longest sleep: how late it notices a hung slave
-# (which never pulls the line). Edges are latched, so results never wait for it.
-READY_IDLE_S = 1
+LAG_WINDOW_MS = 60000  # the loop-lag meter keeps the worst lag of the last minute or two
 
 
 class Rig:
@@ -23,16 +21,16 @@ class Rig:
         self.cfg = cfg
         self.out = out or sys.stdout
         self.bus = Bus(i2c, recover)
-        self.ready = ready  # the shared ready line, or None: poll only
         self.stats = RigStats()
         self.running = True
         self.verbose = False
         self.held = 0  # workers waiting in gate()
         self.console = False  # run the console task on stdin (main() decides)
-        self.wdt = None  # the armed watchdog (on the chip: ducorig.autostart arms it)
-        self.cleared = asyncio.Event()  # set when a worker has read (and released) a result
+        self.watchdog = None  # on the chip: machine.WDT, armed by housekeeping when mining starts
+        self.wdt = None  # the armed watchdog
         self.rediscover_requests = 0
-        self._stopped = asyncio.Event()
+        self.lag_ms = 0  # the loop's worst lag in this window and the last (the console's m)
+        self._lag_prev = 0
         self._discovering = None  # the getPool task in flight
         self._discovered = None  # ticks of the last getPool
         limiter = ConnectLimiter()
@@ -42,17 +40,22 @@ class Rig:
                                 "AVR" if cfg.tier == "auto" else cfg.tier, cfg.software,
                                 cfg.rig, cfg.wallet_id, cfg.pool_timeout_ms, limiter)
             self.workers.append(Worker(self, s, self.stats.add_slave(s.name, s.address), client))
-        # Spread the status polls of all slaves over the poll budget.
+        # The rig's status polls stay within the poll budget.
         self.poll_ms = cfg.poll_ms or max(20, len(cfg.slaves) * 1000 // cfg.poll_budget)
+        self.watcher = None  # the ready line's watcher (ducorig.ready), when there is a line
+        if ready is not None:
+            from ducorig.ready import Watcher
+
+            self.watcher = Watcher(ready, self.bus, self.poll_ms, self.log)
 
     def log(self, text):
         self.out.write(text + "\n")
 
     async def gate(self, worker):
-        """Where a worker waits, between shares, while it is paused (quota 0);
-        a quota of n lets n more shares through, one per pass. A held worker
-        waits on its wake event: the ready-line watcher only sets it while the
-        worker hashes, so it is free here."""
+        """Where a worker with a quota waits, between shares, while it is
+        paused (quota 0); a quota of n lets n more shares through, one per
+        pass. A held worker waits on its wake event: the ready-line watcher
+        only sets it while the worker hashes, so it is free here."""
         if worker.quota == 0 and self.running:
             s = worker.stats
             state = s.state
@@ -117,8 +120,7 @@ class Rig:
             await wait.wait()
 
     def stop(self):
-        self.running = False  # run() then cancels the workers, held ones too
-        self._stopped.set()
+        self.running = False  # housekeeping then ends run(), which cancels the tasks
 
     def safe_reboot(self):
         """The console's stop once the watchdog is armed (nothing stops it):
@@ -140,21 +142,20 @@ class Rig:
                 tasks.append(asyncio.create_task(Console(self).run()))
             if self.cfg.pool.discover and self._discovered is None:  # not asked yet (autostart asks first)
                 await self.find_pool()
-            for worker in self.workers:
-                tasks.append(asyncio.create_task(worker.run()))
-                await asyncio.sleep(self.cfg.stagger_ms / 1000)  # the pool likes staggered starts
-            if self.ready is not None:
-                tasks.append(asyncio.create_task(self._watch_ready()))
+            keeper = asyncio.create_task(self._housekeeping())
+            tasks.append(keeper)
+            if self.watcher is not None:
+                tasks.append(asyncio.create_task(self.watcher.run()))
             if self.cfg.report:
                 from ducorig.report import send_stats
 
                 tasks.append(asyncio.create_task(send_stats(self, self.cfg.report)))
-            while self.running:
-                self.stats.sample_heap()
-                try:  # an event, not a polled flag: the loop stays asleep
-                    await asyncio.wait_for(self._stopped.wait(), HEAP_SAMPLE_S)
-                except asyncio.TimeoutError:
-                    pass
+            for worker in self.workers:
+                if not self.running:
+                    break
+                tasks.append(asyncio.create_task(worker.run()))
+                await sleep_ms(self.cfg.stagger_ms)  # the pool likes staggered starts
+            await keeper
         finally:
             self.running = False
             if self._discovering is not None:
@@ -163,59 +164,40 @@ class Rig:
                 t.cancel()
             await self.close()
 
-    async def _watch_ready(self):
-        """While the ready line is low some slave holds a result, but the line
-        does not say which: poll the hashing slaves, longest-hashing first (with
-        uniform nonces the most likely to be done), until one is. The line is a
-        wired-AND: a second slave finishing while the first still holds it
-        makes no edge, so the level is read again after every round. Workers
-        wait for it without timeouts of their own: it wakes a slave's worker
-        past that job's limit (a hung slave, which never pulls the line). It is
-        every worker's wake-up, so no error may end it (a MemoryError in a
-        fragmented heap did): it is logged once by kind, and it carries on."""
-        failures = {}
+    async def _housekeeping(self):
+        """One wake-up every SWEEP_MS for what the rig does on a clock: bound
+        the pool exchanges (pool.sweep_once), wake the workers of hung slaves
+        on the ready line, feed the watchdog, sample the heap, and measure the
+        loop's lag (how late this wake-up is: what every task waits when
+        something blocks the loop)."""
+        if self.watchdog is not None:
+            self.wdt = self.watchdog()  # armed now that the start-up is done
+        clients = [w.client for w in self.workers]
+        heap_at = lag_at = ticks_ms()
+        self.stats.sample_heap()
         while self.running:
-            try:
-                await self._ready_round()
-            except Exception as e:
-                kind = type(e).__name__
-                failures[kind] = failures.get(kind, 0) + 1
-                if failures[kind] == 1:
-                    self.log("ready line: %s %s (carrying on)" % (kind, e))
-                await asyncio.sleep(self.poll_ms / 1000)
+            due = ticks_ms()
+            await sleep_ms(SWEEP_MS)
+            now = ticks_ms()
+            lag = ticks_diff(now, due) - SWEEP_MS
+            if lag > self.lag_ms:
+                self.lag_ms = lag
+            if ticks_diff(now, lag_at) >= LAG_WINDOW_MS:
+                lag_at = now
+                self._lag_prev = self.lag_ms
+                self.lag_ms = 0
+            sweep_once(clients)
+            if self.watcher is not None:
+                self.watcher.wake_overdue()
+            if self.wdt is not None:
+                self.wdt.feed()
+            if ticks_diff(now, heap_at) >= HEAP_SAMPLE_MS:
+                heap_at = now
+                self.stats.sample_heap()
 
-    async def _ready_round(self):
-        """Wait for the line to go low, then find the slaves that pulled it."""
-        try:
-            await asyncio.wait_for(self.ready.wait_low(), READY_IDLE_S)
-        except asyncio.TimeoutError:
-            pass  # the edge is latched: this only lets _wake_overdue run while all is quiet
-        self._wake_overdue()
-        while self.running and self.ready.value() == 0:
-            waiting = [w for w in self.workers if w.hashing and not w.done and w._uses_ready_line()]
-            waiting.sort(key=lambda w: w.started)  # ticks: fine over any one job's span
-            found = False
-            for worker in waiting:
-                try:
-                    if await worker.poll_for_watcher():
-                        found = True
-                        break
-                except Exception:  # the worker meets the same fault and handles it
-                    pass
-            # A done slave holds the line until its worker has read and
-            # cleared it (a few ms): wait for that, not a whole poll interval.
-            while self.running and any(w.done for w in self.workers):
-                self.cleared.clear()
-                await self.cleared.wait()
-            if not found and not waiting:
-                await asyncio.sleep(self.poll_ms / 1000)  # low, and nobody to ask
-            self._wake_overdue()  # the line can stay low for long with many slaves
-
-    def _wake_overdue(self):
-        now = ticks_ms()
-        for w in self.workers:
-            if w.hashing and ticks_diff(now, w.started) > w.limit_ms:
-                w.wake.set()  # its worker polls, and resets a hung slave
+    def worst_lag_ms(self):
+        """The loop's worst lag over the last one to two minutes."""
+        return max(self.lag_ms, self._lag_prev)
 
 
 def make_i2c(cfg):

@@ -53,8 +53,9 @@ class SlaveStats:
     def zero(self):
         """Restart the counters in place (the worker keeps counting into this object)."""
         # count, total ms, max ms of each phase, flat: one array is ~10x
-        # smaller than an object per phase, for every slave
-        self.phases = array("f", bytes(4 * 3 * len(PHASES)))
+        # smaller than an object per phase, for every slave; integers, since
+        # a float is a heap object on the unix port
+        self.phases = array("i", bytes(4 * 3 * len(PHASES)))
         self.accepted = 0
         self.blocks = 0
         self.rejected = {}  # reason -> count
@@ -84,6 +85,16 @@ class SlaveStats:
 
     def count(self, table, key):
         table[key] = table.get(key, 0) + 1
+
+    def book(self, kind, reason):
+        """The pool's feedback on a proven share: GOOD, BLOCK or BAD with its reason."""
+        if kind == "BAD":
+            self.count(self.rejected, reason)
+            self.last_bad = reason
+        else:
+            self.accepted += 1
+            if kind == "BLOCK":
+                self.blocks += 1
 
     def hashrate(self):
         """The slave's own rate over all its shares (hashes / hashing time)."""

@@ -1,6 +1,9 @@
-# Millisecond ticks that work on MicroPython and CPython.
-# MicroPython's ticks wrap (ticks_diff handles that); CPython gets a monotonic
-# stand-in with the same three functions.
+# Millisecond ticks and an integer-millisecond sleep that work on MicroPython
+# and CPython. MicroPython's ticks wrap (ticks_diff handles that); CPython gets
+# monotonic stand-ins with the same names. sleep_ms: MicroPython's own takes
+# an int, with no float to build on every poll.
+import asyncio
+
 try:
     from time import ticks_add, ticks_diff, ticks_ms
 except ImportError:
@@ -14,3 +17,10 @@ except ImportError:
 
     def ticks_add(a, b):
         return a + b
+
+try:
+    sleep_ms = asyncio.sleep_ms
+except AttributeError:  # CPython
+
+    def sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)

@@ -1,7 +1,7 @@
 """A simulated AVR miner on the host: one pool connection through the device
 client `ducorig.pool`, shares solved with `ducorig.duco`, and the hashing time
-an AVR at `hashrate` H/s would need spent asleep. Until the rig exists it is
-what `ducorig sim` runs; `ducorig bench pool` uses it with no hashing time."""
+an AVR at `hashrate` H/s would need spent asleep. `ducorig bench pool` uses it
+with no hashing time."""
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from ducorig import duco
-from ducorig.pool import Backoff, PoolClient, PoolError
+from ducorig.pool import GARBAGE, Backoff, PoolClient, PoolError, sweep
 
 log = logging.getLogger("ducorig.avr")
 
@@ -40,18 +40,19 @@ class SimulatedAvr:
         self.backoff = Backoff()
 
     async def run(self, stop: asyncio.Event, max_shares: int | None = None) -> MinerStats:
+        sweeper = asyncio.create_task(sweep([self.client]))  # bounds every pool wait
         try:
             while not stop.is_set() and (max_shares is None or self.stats.accepted < max_shares):
                 try:
                     await self.mine_one()
                     self.backoff.succeeded()
                 except PoolError as e:
-                    kind = type(e).__name__
-                    self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
-                    log.warning("%s: %s: %s", self.client.rig, kind, e)
+                    self.stats.errors[e.kind] = self.stats.errors.get(e.kind, 0) + 1
+                    log.warning("%s: %s: %s", self.ducoid, e.kind, e)
                     self.backoff.failed()
                     await self.backoff.wait()
         finally:
+            sweeper.cancel()
             await self.client.close()
         return self.stats
 
@@ -59,25 +60,25 @@ class SimulatedAvr:
         if not self.client.connected:
             await self.client.connect()
         t0 = time.perf_counter()
-        job = await self.client.request_job()
+        last, expected, _, diff = await self.client.request_job()
         self.stats.job_rtt_s.append(time.perf_counter() - t0)
-        nonce = duco.solve(job.last_hash, job.expected_hash, job.diff)
+        nonce = duco.solve(last, expected, diff)
         if nonce is None:  # the pool's nonce is always in range: a broken job
-            raise PoolError(f"job has no solution in 0..{100 * job.diff}")
+            raise PoolError(GARBAGE, f"job has no solution in 0..{100 * diff}")
         hash_s = (nonce + 1) / self.hashrate
         if self.simulate_hashing:
             await asyncio.sleep(hash_s)
         self.stats.hash_s += hash_s
         t0 = time.perf_counter()
-        result = await self.client.submit(nonce, self.hashrate, self.ducoid)
+        kind, reason = await self.client.submit(nonce, self.hashrate, self.ducoid)
         self.stats.submit_rtt_s.append(time.perf_counter() - t0)
-        if result.accepted:
+        if kind != "BAD":
             self.stats.accepted += 1
-            self.stats.blocks += result.kind == "BLOCK"
+            self.stats.blocks += kind == "BLOCK"
         else:
-            reason = result.reason or "BAD"
+            reason = reason or "BAD"
             self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
-            log.info("%s: share rejected: %s", self.client.rig, reason)
+            log.info("%s: share rejected: %s", self.ducoid, reason)
 
 
 def ducoid_for(index: int) -> str:

@@ -177,13 +177,13 @@ def _test(bus, role, protocol, script):
 
 
 def sha1_hex(text):
-    return hexlify(hashlib.sha1(text.encode()).digest()).decode()
+    return hexlify(hashlib.sha1(text).digest())
 
 
 def new_job(answer):
-    """(last_hash, expected_hash) whose nonce is `answer`."""
-    last = sha1_hex(str(random.getrandbits(30)))
-    return last, sha1_hex(last + str(answer))
+    """(last_hash, expected_hash) whose nonce is `answer`, as bytes (the codec's)."""
+    last = sha1_hex(b"%d" % random.getrandbits(30))
+    return last, sha1_hex(last + b"%d" % answer)
 
 
 def wait_for(poll, done, hashes=0):
@@ -369,7 +369,7 @@ def random_jobs(s):
             answer = random.getrandbits(16) % (100 * diff + 1) if i < 11 else 100 * diff + i
             last, expected = new_job(answer)
             state, nonce, _ = s.run_job(last, expected, diff)
-            found = sha1_hex(last + str(nonce)) == expected
+            found = sha1_hex(last + b"%d" % nonce) == expected
             assert found == (i < 11) and (not found or nonce == answer), (diff, answer, nonce)
             if not s.yaum:
                 assert (state, nonce) == ((proto.FOUND, answer) if found else (proto.NOT_FOUND, 100 * diff))

@@ -3,8 +3,8 @@
 # docs/i2c-protocol.md, the transfer limits, and garbled replies.
 from ducorig import proto
 
-LAST = "ba29a15896fd2d792d5c4b60668bf2b9feebc51d"  # the official self-test job
-EXPECTED = "d0beba883d7e8cd119ea2b0e09b78f60f29e0968"
+LAST = b"ba29a15896fd2d792d5c4b60668bf2b9feebc51d"  # the official self-test job
+EXPECTED = b"d0beba883d7e8cd119ea2b0e09b78f60f29e0968"
 
 
 def rejects(parse, reply):

@@ -113,6 +113,6 @@ async def test_connects_to_a_dead_node_end_in_a_new_getpool():
     slaves = await run_until(r, lambda ss: all(s.accepted >= 1 for s in ss), task)
     assert r.rediscover_requests >= 1
     # the first worker with REDISCOVER_AFTER (3) refused connects in a row asks for all
-    assert max(s.errors.get("pool: PoolRefused", 0) for s in slaves) >= 3, [s.errors for s in slaves]
+    assert max(s.errors.get("pool: refused", 0) for s in slaves) >= 3, [s.errors for s in slaves]
     found = [line.strip() for line in r.out.lines if line.startswith("pool discovery: ")]
     assert found == ["pool discovery: %s:%d" % pool_address()], r.out.lines

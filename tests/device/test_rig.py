@@ -67,8 +67,8 @@ async def test_an_unplugged_slave_does_not_stall_the_others():
     control(9, "unplugged", 1)
     slaves = await run_until(r, lambda ss: ss[0].accepted >= 3 and ss[2].accepted >= 3)
     assert slaves[1].accepted == 0
-    assert slaves[1].errors.get("slave: SlaveAbsent", 0) >= 1
-    assert len([line for line in r.out.lines if "SlaveAbsent" in line]) == 1  # logged once, not a flood
+    assert slaves[1].errors.get("bus: absent", 0) >= 1
+    assert len([line for line in r.out.lines if "bus: absent" in line]) == 1  # logged once, not a flood
 
 
 async def test_a_garbled_result_is_reread_and_the_share_still_counts():
@@ -82,7 +82,7 @@ async def test_a_reset_mid_job_resends_the_job():
     r = make_rig("rig-reset", slaves=(8,))
     control(8, "reset_after", 5)
     slaves = await run_until(r, lambda ss: ss[0].accepted >= 2)
-    assert slaves[0].errors.get("reset", 0) + slaves[0].errors.get("slave: SlaveAbsent", 0) >= 1
+    assert slaves[0].errors.get("reset", 0) + slaves[0].errors.get("bus: absent", 0) >= 1
     assert slaves[0].lost == {}
 
 
@@ -111,7 +111,7 @@ async def hung_slave_is_reset(r):
     finally:
         r.stop()
         await task
-    assert s.errors.get("slave: SlaveError", 0) >= 1 and s.lost.get("slave failed", 0) >= 1
+    assert s.errors.get("slave: failed", 0) >= 1 and s.lost.get("slave failed", 0) >= 1
     assert s.rejected == {}  # the abandoned job's wrong answer is booked as lost, not rejected
 
 
@@ -134,7 +134,7 @@ async def test_ready_line_polls_only_when_a_slave_is_done():
 async def test_the_ready_line_watcher_survives_its_errors():
     # It wakes every worker: one MemoryError in a fragmented heap must not end it.
     r = make_rig("rig-ready-error", slaves=(8, 9), ready=True)
-    wait_low = r.ready.wait_low
+    wait_low = r.watcher.line.wait_low
     failures = [MemoryError("memory allocation failed"), MemoryError("again"), OSError(5)]
 
     async def flaky():
@@ -142,7 +142,7 @@ async def test_the_ready_line_watcher_survives_its_errors():
             raise failures.pop(0)
         await wait_low()
 
-    r.ready.wait_low = flaky
+    r.watcher.line.wait_low = flaky
     slaves = await run_until(r, lambda ss: all(s.accepted >= 3 for s in ss))
     assert failures == [] and all(s.lost == {} for s in slaves)
     logged = [line for line in r.out.lines if line.startswith("ready line: ")]

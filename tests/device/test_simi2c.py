@@ -53,7 +53,7 @@ def test_write_and_read_block_for_their_wire_time():
         assert (acks, wire) == (1, h * (3 + 20 * 2 + 4)) and blocked >= wire
         reply, blocked, wire = timed(i2c, lambda: i2c.readfrom(a, 3))
         assert (reply, wire) == (b"Ze ", h * (3 + 20 * 4 + 4)) and blocked >= wire
-        frame = proto.job_frames("0" * 40, "1" * 40, 6)[0]
+        frame = proto.job_frames(b"0" * 40, b"1" * 40, 6)[0]
         acks, blocked, wire = timed(i2c, lambda: i2c.writeto(a, frame))
         assert (acks, wire) == (21, h * (3 + 20 * 22 + 4)) and blocked >= wire
 
@@ -119,7 +119,7 @@ def test_ready_line_is_low_while_a_result_is_held():
     assert line.value() == 1
     i2c.sim_control(a, "hashrate", 1000000)
     i2c.writeto(a, proto.rate_cap_frame(0))  # flat out: the default cap (370 H/s) would take 0.27 s
-    for frame in proto.job_frames("0" * 40, "1" * 40, 1):  # no nonce in 0..100: N
+    for frame in proto.job_frames(b"0" * 40, b"1" * 40, 1):  # no nonce in 0..100: N
         i2c.writeto(a, frame)
     polls = 0
     while line.value() and polls < 1000:

@@ -65,36 +65,60 @@ def test_slave_stats_phase_times():
     assert s.phase(stats.SUBMIT_WAIT) == (0, 0.0, 0.0)
 
 
+def test_a_transfer_is_one_blocking_call():
+    i2c = FakeI2C()
+    b = bus.Bus(i2c)
+    assert b.transfer(8, b"S", bytearray(3)) is None  # write, then read: no coroutine
+    assert (i2c.calls, b.transfers, b.failures) == (2, 1, 0)
+
+
 async def test_bus_retries_a_missing_ack_then_succeeds():
     i2c = FakeI2C(errors=[ENODEV, ENODEV])
     b = bus.Bus(i2c, retry_ms=1)
-    await b.write(8, b"S")
+    call = lambda: b.transfer(8, b"S", None)  # noqa: E731
+    e = raises_bus_error(call)
+    await b.again(call, e)
     assert (i2c.calls, b.failures) == (3, 2)
 
 
 async def test_bus_gives_up_with_slave_absent():
     b = bus.Bus(FakeI2C(errors=[ENODEV] * 10), retry_ms=1)
-    e = await expect(bus.SlaveAbsent, b.write(8, b"S"))
-    assert e.addr == 8 and "0x08" in str(e)
+    call = lambda: b.transfer(8, b"S", None)  # noqa: E731
+    e = await expect(bus.BusError, b.again(call, raises_bus_error(call)))
+    assert e.kind == bus.ABSENT and e.addr == 8 and "0x08" in str(e)
 
 
 async def test_bus_short_write_is_not_retried():
     i2c = FakeI2C(acks=2)
-    await expect(bus.ShortWrite, bus.Bus(i2c, retry_ms=1).write(8, b"Labc"))
-    assert i2c.calls == 1
+    b = bus.Bus(i2c, retry_ms=1)
+    call = lambda: b.transfer(8, b"Labc", None)  # noqa: E731
+    e = await expect(bus.BusError, b.again(call, raises_bus_error(call)))
+    assert e.kind == bus.SHORT and i2c.calls == 1
 
 
-async def test_bus_transfers_wait_while_the_lock_is_held():
-    i2c = FakeI2C()
-    b = bus.Bus(i2c)
-    await b.lock.acquire()  # as the console's f command holds it across awaits
-    task = asyncio.create_task(b.write(8, b"S"))
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert i2c.calls == 0 and not task.done()
+async def test_a_session_holding_the_lock_makes_transfers_wait():
+    # as the console's raw command holds it across awaits: a worker checks
+    # the lock before its blocking transfer (worker._io, bus.again)
+    i2c = FakeI2C(errors=[ENODEV])
+    b = bus.Bus(i2c, retry_ms=1)
+    call = lambda: b.transfer(8, b"S", None)  # noqa: E731
+    e = raises_bus_error(call)
+    await b.lock.acquire()
+    task = asyncio.create_task(b.again(call, e))
+    for _ in range(20):
+        await asyncio.sleep(0.005)
+    assert i2c.calls == 1 and not task.done()
     b.lock.release()
     await task
-    assert i2c.calls == 1 and not b.lock.locked()
+    assert i2c.calls == 2 and not b.lock.locked()
+
+
+def raises_bus_error(call):
+    try:
+        call()
+    except bus.BusError as e:
+        return e
+    raise AssertionError("no BusError")
 
 
 async def test_bus_recovers_after_a_stretch_timeout():
@@ -106,8 +130,11 @@ async def test_bus_recovers_after_a_stretch_timeout():
         return fresh
 
     b = bus.Bus(FakeI2C(errors=[ETIMEDOUT]), recover, retry_ms=1)
-    await b.write(8, b"S")
-    assert recovered == [1] and b.i2c is fresh
+    call = lambda: b.transfer(8, b"S", None)  # noqa: E731
+    e = raises_bus_error(call)
+    assert e.kind == bus.STUCK and recovered == [1] and b.i2c is fresh
+    await b.again(call, e)
+    assert fresh.calls == 1
 
 
 class FakePin:
@@ -189,7 +216,7 @@ async def test_report_line_is_written_a_slave_at_a_time():
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     sent = json.loads(line)
     assert [s["name"] for s in sent["slaves"]] == ["pm%d" % i for i in range(20)]
-    assert sent["rig"]["poll_ms"] == 200 and sent["rig"]["sim_requests"] == 0
+    assert sent["rig"]["poll_ms"] == 200 and sent["rig"]["transfers"] == 0
     assert max(len(p) for p in pieces) < len(line) // 10  # no piece holds the whole line
 
 

@@ -21,7 +21,7 @@ from tests import avr_toolchain
 HOME = 0x10
 LAST = "ba29a15896fd2d792d5c4b60668bf2b9feebc51d"  # the official self-test job: nonce 50 at diff 10
 EXPECTED = "d0beba883d7e8cd119ea2b0e09b78f60f29e0968"
-OFFICIAL = proto.job_frames(LAST, EXPECTED, 10)
+OFFICIAL = proto.job_frames(LAST.encode(), EXPECTED.encode(), 10)
 TIMEOUT_US = 50_000
 
 

@@ -59,7 +59,7 @@ def test_search_tries_exactly_the_nonces_due():
 
 def test_ours_result_carries_elapsed_microseconds():
     bus, clock = rig(DucorigSlave(0x10, "DUCOID0000000000000001"))
-    write_all(bus, 0x10, proto.job_frames(LAST, expected(50), 6))
+    write_all(bus, 0x10, proto.job_frames(LAST.encode(), expected(50).encode(), 6))
     clock.now = 50 / 340
     assert status(bus, 0x10) == b"Be "
     clock.now = 51 / 340
@@ -70,7 +70,7 @@ def test_ours_result_carries_elapsed_microseconds():
 
 def test_ours_clear_stops_hashing_at_the_next_nonce():
     bus, clock = rig(DucorigSlave(0x10, "DUCOID0000000000000001"))
-    write_all(bus, 0x10, proto.job_frames(LAST, expected(60000), 655))
+    write_all(bus, 0x10, proto.job_frames(LAST.encode(), expected(60000).encode(), 655))
     clock.now = 1.0
     bus.write(0x10, b"A", TIMEOUT)
     clock.now = 1.0 + 0.9 / 340
@@ -122,7 +122,7 @@ def test_yaum_takes_any_two_characters_as_its_address(frame: bytes, address: int
 
 def test_yaum_scan_probe_turns_complete_into_idle():
     bus, clock = rig(YaumSlave(0x20, "DUCOID0000000000000002", hashrate=1e6))
-    for i, frame in enumerate(proto.yaum_job_frames(LAST, expected(7), 6)):
+    for i, frame in enumerate(proto.yaum_job_frames(LAST.encode(), expected(7).encode(), 6)):
         clock.now = i * 1e-3
         write_all(bus, 0x20, [frame])
     clock.now = 0.1
