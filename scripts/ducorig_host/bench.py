@@ -8,7 +8,9 @@ from ducorig_host.cli import dispatch
 
 BENCHES: dict[str, tuple[str, str]] = {
     "pool": ("ducorig_host.poolbench", "the pool emulator's per-share latency on loopback"),
-    "cycle": ("ducorig_host.cyclebench", "the simulated rig's share cycle: efficiency, overhead, ESP8266 load, heap"),
+    "cycle": ("ducorig_host.cyclebench", "the simulated rig's share cycle: efficiency, overhead, heap"),
+    "chip": ("ducorig_host.chipbench", "the controller's cost on an ESP8266: instructions, allocations, "
+                                       "wire time and load per share (callgrind)"),
     "avr": ("ducorig_host.avrbench", "the Pro Mini DUCO-S1 core in simavr: cycles per hash, H/s, flash, RAM"),
 }
 

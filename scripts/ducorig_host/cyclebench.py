@@ -7,16 +7,13 @@ Definitions (issue: the rig):
 * overhead: median and p95 of (share cycle - hash time - job wait - submit
   wait), from the controller's histogram (1 ms buckets); with no jitter the
   two waits are the RTT plus the emulator's sub-millisecond service time.
-* CPU per share: the micropython process's CPU time (/proc, exact run time)
-  / accepted shares (cpu_us_per_share). Part of it the chip would not pay
-  (ducorig_host.hostcost): the host's cost of each sleep and wake of the
-  process (sleeps_per_share of them) and the simulated bus's round trips,
-  together host_us_per_share. The rest, controller_us_per_share, is what the
-  ESP8266 projection scales.
-* ESP8266 load and efficiency: ducorig_host.esp8266 (the formulas are there).
 * heap: the controller samples free heap after gc.collect() every 30 s; min
   and slope (bytes per minute, least squares) of the samples in the measured
-  window (None below one or two of them)."""
+  window (None below one or two of them).
+
+What the controller would cost an ESP8266 is measured by `ducorig bench chip`
+(instructions counted under callgrind), not here: the unix port's CPU time
+says little about the chip's."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ducorig_host import esp8266
 from ducorig_host.simrig import HEAPSIZE, SimRig, SimSpec
 
 DIFF = 6  # the emulator's AVR tier
@@ -75,8 +71,7 @@ def _sample(rig: SimRig) -> dict[str, Any]:
         raise RuntimeError(f"the controller died; see {rig.workdir / 'rig.log'}")
     if time.monotonic() - rig.collected.received > STALE_S:
         raise RuntimeError(f"the controller's stats report stalled; see {rig.workdir / 'rig.log'}")
-    return {"t": time.monotonic(), "usage": rig.usage(), "pool": rig.pool_accepted(),
-            "snapshot": rig.collected.latest}
+    return {"t": time.monotonic(), "pool": rig.pool_accepted(), "snapshot": rig.collected.latest}
 
 
 def figures(spec: SimSpec, base: dict[str, Any], end: dict[str, Any], rig: SimRig) -> dict[str, Any]:
@@ -90,13 +85,7 @@ def figures(spec: SimSpec, base: dict[str, Any], end: dict[str, Any], rig: SimRi
     mean_hash = hash_s / accepted if accepted else 0.0
     ideal = mean_hash + 2 * spec.rtt_ms / 1000
     efficiency = (shares / wall / n) * ideal if ideal else 0.0
-    usage = end["usage"] - base["usage"]
-    cpu = usage.cpu_s
-    controller = rig.costs.controller_s(usage, s1["rig"]["sim_requests"] - s0["rig"]["sim_requests"])
-    wire_us = s1["rig"]["wire_us"] - s0["rig"]["wire_us"]
-    load = esp8266.load(controller, wire_us, wall)
     overhead_ms, overhead_p95 = s1["rig"]["overhead_ms"]
-    per_share = 1e6 / shares if shares else 0.0
     # the samples taken in the measured window (the first, at start, is before any slave runs)
     heap = [(t, h) for t, h in rig.collected.heap if t >= base["t"] - rig.started]
     return {
@@ -105,13 +94,6 @@ def figures(spec: SimSpec, base: dict[str, Any], end: dict[str, Any], rig: SimRi
         "duration_s": round(wall, 1), "shares": shares, "efficiency": round(efficiency, 4),
         "overhead_ms": overhead_ms, "overhead_p95_ms": overhead_p95,
         "busy_fraction": round(min((b["hash_s"] - a["hash_s"]) / wall for a, b in slaves), 4),
-        "cpu_us_per_share": round(cpu * per_share, 1),
-        "sleeps_per_share": round(usage.blocks / shares, 1) if shares else 0.0,
-        "host_us_per_share": round((cpu - controller) * per_share, 1),
-        "controller_us_per_share": round(controller * per_share, 1),
-        "esp8266_load": round(load, 3),
-        "esp8266_efficiency": round(esp8266.efficiency(ideal, (overhead_ms or 0) / 1000, controller * per_share / 1e6,
-                                                       load), 4),
         "free_heap_min": min((h for _, h in heap), default=None),
         "free_heap_slope": slope(heap),
         "rejected": s1["rig"]["rejected"] - s0["rig"]["rejected"],
@@ -134,8 +116,5 @@ def slope(samples: list[tuple[float, int]]) -> float | None:
 def line(f: dict[str, Any]) -> str:
     return (f"{f['slaves']:2d} slaves rtt {f['rtt_ms']:5.0f} ms ready {'on ' if f['ready_line'] else 'off'}: "
             f"eff {f['efficiency']:.3f}, overhead {f['overhead_ms']}/{f['overhead_p95_ms']} ms, "
-            f"busy>={f['busy_fraction']:.2f}, cpu {f['cpu_us_per_share']:.0f} us/share "
-            f"({f['controller_us_per_share']:.0f} controller), "
-            f"ESP8266 load {f['esp8266_load']:.0%} eff {f['esp8266_efficiency']:.3f}, "
-            f"heap min {f['free_heap_min']} slope {f['free_heap_slope']}, "
+            f"busy>={f['busy_fraction']:.2f}, heap min {f['free_heap_min']} slope {f['free_heap_slope']}, "
             f"{f['shares']} shares, {f['rejected']} rejected, {f['lost']} lost")

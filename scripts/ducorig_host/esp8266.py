@@ -1,27 +1,31 @@
-"""Projecting unix-port measurements onto the ESP8266
-(shared/micropython-esp8266.md, Appendix)."""
+"""The ESP8266 side of `ducorig bench chip`: what the controller's work per
+share costs the chip, from x86 instructions counted on the MicroPython unix
+port and from the I2C transfers' SoftI2C timing. docs/chip-budget.md derives
+the calibration and names its sources."""
 from __future__ import annotations
 
-# ESP8266 time ~ 600x unix-port time at 160 MHz (range 400-900x).
-CPU_FACTOR = 600
+from ducorig.simi2c import half_period_us
+
+# ESP8266 microseconds at 160 MHz per 1000 x86 instructions the unix port
+# runs for the same bytecode: low (integer-add loop, 80 -> 160 MHz x2.0),
+# middle (their geometric mean), high (asyncio task switches, x1.47).
+US_PER_KILO_INSTRUCTION = (17, 32, 58)
+CLOCKS = (100_000, 400_000)  # the I2C clocks the bench reports
 
 
-def load(cpu_s: float, wire_us: float, wall_s: float) -> float:
-    """Share of the ESP8266's time the controller would be busy: its CPU time
-    scaled by the factor, plus every bit-banged I2C transfer (they block)."""
-    return (cpu_s * CPU_FACTOR + wire_us / 1e6) / wall_s if wall_s > 0 else 0.0
+def wire_ms(half_periods: int, stretch_us: int, freq: int) -> float:
+    """SoftI2C's time on the wire at freq: whole-microsecond half-periods
+    plus clock stretching. It busy-waits: the CPU does nothing else."""
+    return (half_periods * half_period_us(freq) + stretch_us) / 1000
 
 
-def efficiency(ideal_s: float, overhead_s: float, cpu_per_share_s: float, esp_load: float) -> float:
-    """Projected share of the ideal share rate on an ESP8266:
+def ms_per_share(instructions: float, wire: float) -> list[float]:
+    """[low, middle, high] chip milliseconds per share: the counted
+    instructions at each calibration plus the wire time (ms)."""
+    return [instructions / 1000 * us / 1000 + wire for us in US_PER_KILO_INSTRUCTION]
 
-        ideal / (ideal + overhead + cpu_per_share * (factor - 1) + queueing)
 
-    The unix overhead already holds the unix CPU time once; the chip needs
-    factor - 1 times more. Queueing: with the controller busy a fraction rho
-    of the time (M/M/1), a share waits rho / (1 - rho) of its own service
-    time, the per-share ESP CPU time."""
-    service = cpu_per_share_s * CPU_FACTOR
-    rho = min(esp_load, 0.99)
-    queueing = service * rho / (1 - rho)
-    return ideal_s / (ideal_s + overhead_s + cpu_per_share_s * (CPU_FACTOR - 1) + queueing)
+def load(ms: list[float], shares_per_s: float) -> list[float]:
+    """The share of the chip's time that ms per share take at shares_per_s
+    (rig-wide); above 1 the chip cannot keep up."""
+    return [m * shares_per_s / 1000 for m in ms]

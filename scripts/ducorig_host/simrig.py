@@ -5,7 +5,8 @@ unix port with a small heap (HEAPSIZE, or ESP8266_HEAPSIZE for the chip's).
 
 The controller reports its stats as JSON lines over a loopback socket; this
 module collects them for the dashboard (`ducorig sim`) and the benchmark
-(`ducorig bench cycle`)."""
+(`ducorig bench cycle`). The chip bench (`ducorig bench chip`) runs it without
+the report, under valgrind, with launch code of its own."""
 from __future__ import annotations
 
 import contextlib
@@ -19,12 +20,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ducorig_host.emulator import EmulatorConfig, EmulatorThread
-from ducorig_host.hostcost import HostCosts, Usage, host_costs, usage_of
 from ducorig_host.simbus.bus import Bus
 from ducorig_host.simbus.ducorig import DucorigSlave
 from ducorig_host.simbus.server import BusServer
@@ -89,6 +90,15 @@ class SimSpec:
     poll_ms: int | None = None
     user: str = "ducorig-sim"
     heapsize: str = HEAPSIZE
+    report: bool = True  # the stats report (the dashboard's source); the chip bench counts without it
+
+
+@dataclass(frozen=True)
+class Booked:
+    """One open pool connection as the emulator books it."""
+    accepted: int
+    rejected: int
+    diff: int | None  # the job difficulty of its tier
 
 
 @dataclass
@@ -169,24 +179,29 @@ class SimRig:
             slave_class(kind)(FIRST_ADDRESS + i, ducoid_for(f"sim/{i}")) for i, kind in enumerate(spec.slaves)))
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.process: subprocess.Popen[bytes] | None = None
-        self.costs = HostCosts(0.0, 0.0)
         self.started = 0.0
 
-    def start(self, console: bool = False) -> None:
-        """Start everything; with console the controller gets this terminal."""
-        self.costs = host_costs(micropython())  # calibrated before the rig runs, not beside it
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "config.json"
+
+    def start(self, console: bool = False, prefix: Sequence[str] = (), launch: str | None = None) -> None:
+        """Start everything; with console the controller gets this terminal.
+        prefix: a command the controller runs under (the chip bench's
+        valgrind); launch: MicroPython code that starts the rig from
+        config_path, in place of rig.main(config_path)."""
         self.emulator.start()
         self.bus.start()
-        threading.Thread(target=self._collect, daemon=True).start()
+        if self.spec.report:
+            threading.Thread(target=self._collect, daemon=True).start()
         self.workdir.mkdir(parents=True, exist_ok=True)
         image = build_romfs(self.workdir)
-        config = self.workdir / "config.json"
-        config.write_text(json.dumps(self.config(), indent=1))
+        self.config_path.write_text(json.dumps(self.config(), indent=1))
         log = None if console else open(self.workdir / "rig.log", "wb")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [micropython(), "-X", f"heapsize={rom_heapsize(self.spec.heapsize, image.stat().st_size)}", "-c",
-             rom_command(image, f"from ducorig import rig\nrig.main({str(config)!r})")],
+            [*prefix, micropython(), "-X", f"heapsize={rom_heapsize(self.spec.heapsize, image.stat().st_size)}",
+             "-c", rom_command(image, launch or f"from ducorig import rig\nrig.main({str(self.config_path)!r})")],
             env=dict(os.environ, MICROPYPATH=".frozen"), stdin=None if console else subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT if log else None)
 
@@ -202,7 +217,7 @@ class SimRig:
             "slaves": [{"address": FIRST_ADDRESS + i, "name": f"pm{i}"} for i in range(len(self.spec.slaves))],
             "poll_ms": self.spec.poll_ms,
             "stagger_ms": 200,
-            "report": f"127.0.0.1:{self._listener.getsockname()[1]}",
+            "report": f"127.0.0.1:{self._listener.getsockname()[1]}" if self.spec.report else None,
         }
 
     def _collect(self) -> None:
@@ -223,11 +238,6 @@ class SimRig:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def usage(self) -> Usage:
-        """The micropython process's CPU time and blocks so far (Linux /proc)."""
-        assert self.process is not None
-        return usage_of(self.process.pid)
-
     def stop(self) -> int | None:
         """Ctrl-C to the controller (it closes its sockets), then the servers."""
         code = None
@@ -243,6 +253,11 @@ class SimRig:
         self.emulator.stop()
         return code
 
+    def pool_books(self) -> list[Booked]:
+        """The open pool connections as the emulator books them (call before stop)."""
+        return self.emulator.call(lambda: [Booked(s.accepted, s.rejected, s.tier.diff if s.tier else None)
+                                           for s in self.emulator.emulator.connections])
+
     def pool_accepted(self) -> int:
         """Accepted shares as the pool books them (open connections: call before stop)."""
-        return self.emulator.call(lambda: sum(s.accepted for s in self.emulator.emulator.connections))
+        return sum(b.accepted for b in self.pool_books())

@@ -1,12 +1,16 @@
 """The bus: slaves by address, one transaction at a time, open-drain logic
-(several slaves at one address all take a write and AND their read bytes)."""
+(several slaves at one address all take a write and AND their read bytes),
+and the traffic the masters made."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ducorig.proto import STATUS_LEN
+from ducorig.simi2c import transfer_half_periods, write_half_periods
 from ducorig_host.simbus.wire import Transfer, WireSlave
 
 
@@ -20,6 +24,36 @@ class Outcome:
     stretch_us: int = 0
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """What the masters did on the bus, counted here so that the controller
+    pays nothing for it (the chip bench counts its instructions): transfers,
+    the ESP8266 SoftI2C half-periods they take (ducorig.simi2c's formula: the
+    wire time at any clock) plus clock stretching, and polls (STATUS_LEN-byte
+    reads: a status read in both protocols)."""
+
+    transfers: int = 0
+    half_periods: int = 0
+    stretch_us: int = 0
+    polls: int = 0
+
+    def __add__(self, other: Traffic) -> Traffic:
+        return Traffic(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+
+    def __sub__(self, other: Traffic) -> Traffic:
+        return Traffic(*(a - b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+
+
+def transfer_traffic(outcome: Outcome, nbytes: int, timeout_us: int, read: bool) -> Traffic:
+    """One transfer as SoftI2C times it (as ducorig.simi2c blocks for it)."""
+    if outcome.kind == "NACK":  # start, address byte, stop
+        return Traffic(1, transfer_half_periods(0))
+    if outcome.kind == "TIMEOUT":  # start, address byte, the stretch wait; no stop
+        return Traffic(1, transfer_half_periods(0, False), timeout_us)
+    half_periods = transfer_half_periods(nbytes) if read else write_half_periods(nbytes, outcome.acks)
+    return Traffic(1, half_periods, outcome.stretch_us, int(read and nbytes == STATUS_LEN))
+
+
 class Bus:
     def __init__(self, slaves: Iterable[WireSlave] = (), clock: Callable[[], float] = time.monotonic):
         self._slaves: dict[int, WireSlave] = {}
@@ -27,6 +61,7 @@ class Bus:
         self._lock = threading.Lock()  # the bus server serves every master connection in its own thread
         self._level = 1  # the ready line as last looked at
         self._falls = 0  # its falls seen by any look (ready_state)
+        self._traffic = Traffic()
         for slave in slaves:
             self.add(slave)
 
@@ -44,15 +79,26 @@ class Bus:
         with self._lock:
             now = self._tick()
             if self._sda_low():  # a stuck-low SDA reads as ACK for every bit
-                return Outcome("OK", acks=len(data))
-            return self._combine([s.write(data, now, timeout_us) for s in self._answering(address, now)])
+                outcome = Outcome("OK", acks=len(data))
+            else:
+                outcome = self._combine([s.write(data, now, timeout_us) for s in self._answering(address, now)])
+            self._traffic += transfer_traffic(outcome, len(data), timeout_us, read=False)
+            return outcome
 
     def read(self, address: int, n: int, timeout_us: int) -> Outcome:
         with self._lock:
             now = self._tick()
             if self._sda_low():
-                return Outcome("OK", data=bytes(n))
-            return self._combine([s.read(n, now, timeout_us) for s in self._answering(address, now)])
+                outcome = Outcome("OK", data=bytes(n))
+            else:
+                outcome = self._combine([s.read(n, now, timeout_us) for s in self._answering(address, now)])
+            self._traffic += transfer_traffic(outcome, n, timeout_us, read=True)
+            return outcome
+
+    def traffic(self) -> Traffic:
+        """The transfers so far (scans not included)."""
+        with self._lock:
+            return self._traffic
 
     def scan(self, first: int, last: int, timeout_us: int) -> list[int]:
         """Probe each address with a zero-length write, as MicroPython's scan() does."""
