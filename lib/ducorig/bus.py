@@ -38,7 +38,6 @@ class Bus:
         self.retries = retries
         self.retry_ms = retry_ms
         self.lock = asyncio.Lock()
-        self.transfers = 0
         self.failures = 0
 
     async def free(self):
@@ -50,7 +49,6 @@ class Bus:
         """Write out (if any), then read into (if any): one attempt, blocking.
         BusError on failure."""
         i2c = self.i2c
-        self.transfers += 1
         try:
             if out is not None:
                 acks = i2c.writeto(addr, out)
@@ -60,21 +58,32 @@ class Bus:
             if into is not None:
                 i2c.readfrom_into(addr, into)
         except OSError as e:
-            self.failures += 1
-            code = e.args[0] if e.args else None
-            if code == ENODEV:
-                raise BusError(addr, ABSENT)
-            if code == ETIMEDOUT:
-                if self.recover is not None:
-                    self.i2c = self.recover() or self.i2c
-                raise BusError(addr, STUCK, ": clock held low past the timeout")
-            raise BusError(addr, FAILED, " %s" % e)
+            raise self._failed(addr, e)
 
-    async def again(self, call, err):
-        """call() failed with err: call it again after doubling pauses (8..64
-        ms, 120 ms in all: longer than a slave's reboot), other slaves using
-        the bus meanwhile. Its result, or the last error. A short write is
-        not retried here: the protocol's own resend handles it."""
+    def read(self, addr, into):
+        """transfer(addr, None, into): a status poll's read, the commonest call."""
+        try:
+            self.i2c.readfrom_into(addr, into)
+        except OSError as e:
+            raise self._failed(addr, e)
+
+    def _failed(self, addr, e):
+        """The BusError for an I2C call's OSError (after a stuck clock, the bus is recovered)."""
+        self.failures += 1
+        code = e.args[0] if e.args else None
+        if code == ENODEV:
+            return BusError(addr, ABSENT)
+        if code == ETIMEDOUT:
+            if self.recover is not None:
+                self.i2c = self.recover() or self.i2c
+            return BusError(addr, STUCK, ": clock held low past the timeout")
+        return BusError(addr, FAILED, " %s" % e)
+
+    async def again(self, err, call, *args):
+        """call(*args) failed with err: call it again after doubling pauses
+        (8..64 ms, 120 ms in all: longer than a slave's reboot), other slaves
+        using the bus meanwhile. Its result, or the last error. A short write
+        is not retried here: the protocol's own resend handles it."""
         for attempt in range(self.retries):
             if err.kind == SHORT:
                 break
@@ -82,7 +91,7 @@ class Bus:
             if self.lock.locked():
                 await self.free()
             try:
-                return call()
+                return call(*args)
             except BusError as e:
                 err = e
         raise err

@@ -196,8 +196,8 @@ class Console:
         t = rig.stats.totals()
         await self.say("A%d R%d lost %d, %.2f shares/s over %ds" % (
             t["accepted"], t["rejected"], t["lost"], t["shares_per_s"], int(t["elapsed_s"])))
-        await self.say("overhead p50/p95 %s/%s ms; bus %d transfers, %d failed" % (
-            t["overhead_ms"][0], t["overhead_ms"][1], rig.bus.transfers, rig.bus.failures))
+        await self.say("overhead p50/p95 %s/%s ms; bus %d failed transfers" % (
+            t["overhead_ms"][0], t["overhead_ms"][1], rig.bus.failures))
         await self.say("free heap %s (min %s); poll %d ms" % (t["free_heap"], t["free_heap_min"], rig.poll_ms))
 
     async def c_pause(self, n):

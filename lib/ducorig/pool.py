@@ -16,7 +16,7 @@ from binascii import unhexlify
 from ducorig.ticks import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 MAX_LINE = 128  # the longest legitimate pool line is a job line (~90 bytes)
-SWEEP_MS = 250  # how often the deadlines are checked: a timeout's resolution
+SWEEP_MS = 500  # how often the deadlines are checked: a timeout's resolution
 
 # PoolError.kind: one class with a kind, not a class per kind (on the chip
 # every exception class costs ~350 bytes of heap)
@@ -35,29 +35,35 @@ class PoolError(Exception):
 
 def parse_job(line):
     """(last_hash, expected_hash, digest, diff) from the job line (bytes):
-    the two hashes as 40 hex digits, digest as the expected hash's 20 bytes."""
+    the two hashes as 40 hex digits, digest as the expected hash's 20 bytes.
+    Checked with C calls (unhexlify, isdigit): bytecode per character costs
+    far more, on every share."""
+    if len(line) > 82 and line[40] == 44 and line[81] == 44:  # 44 is ','
+        last = line[:40]
+        expected = line[41:81]
+        diff = line[82:]
+        try:
+            unhexlify(last)
+            digest = unhexlify(expected)
+        except ValueError:
+            raise PoolError(GARBAGE, "job hashes are not 40 hex digits: %r" % line[:100])
+        if not diff.isdigit() or int(diff) < 1:
+            raise PoolError(GARBAGE, "job difficulty is not a positive integer: %r" % diff[:20])
+        return last, expected, digest, int(diff)
     f = line.split(b",")
+    if f[0] in (b"BAD", b"NO"):
+        raise PoolError(MESSAGE, line.decode())
     if len(f) != 3:
-        if f[0] in (b"BAD", b"NO"):
-            raise PoolError(MESSAGE, line.decode())
         raise PoolError(GARBAGE, "job line has %d fields, not 3: %r" % (len(f), line[:60]))
-    last, expected, diff = f
-    try:  # unhexlify checks in C: a loop over the characters costs far more
-        if len(last) != 40 or len(expected) != 40:
-            raise ValueError
-        unhexlify(last)
-        digest = unhexlify(expected)
-    except ValueError:
-        raise PoolError(GARBAGE, "job hashes are not 40 hex digits: %r" % line[:100])
-    if not diff.isdigit() or int(diff) < 1:
-        raise PoolError(GARBAGE, "job difficulty is not a positive integer: %r" % diff[:20])
-    return last, expected, digest, int(diff)
+    raise PoolError(GARBAGE, "job hashes are not 40 hex digits: %r" % line[:100])
 
 
 def parse_feedback(line):
     """(kind, reason) of GOOD / BLOCK / BAD[,reason]; reason None unless BAD."""
-    if line == b"GOOD" or line == b"BLOCK":
-        return line.decode(), None
+    if line == b"GOOD":
+        return "GOOD", None
+    if line == b"BLOCK":
+        return "BLOCK", None
     if line == b"BAD":
         return "BAD", ""
     if line[:4] == b"BAD,":
@@ -127,9 +133,12 @@ class PoolClient:
         self.user = _field("user", user)
         self.key = _field("key", key) if key else "None"
         self.tier = tier
-        # the submit's constant tail: ",<software>,<rig>,"
-        self.tail = ",%s,%s," % (_field("software", software), _field("rig", rig))
+        self.software = _field("software", software)
+        self.rig = _field("rig", rig)
         self.wallet = "" if wallet_id is None else ",%d" % int(wallet_id)
+        self._job_msg = None  # JOB,<user>,<tier>,<key> as bytes, made at connect
+        self._tail = None  # the submit's constant tail as bytes (see submit)
+        self._ducoid = None
         self.timeout_ms = timeout_ms
         self.limiter = limiter or ConnectLimiter()
         self.version = None
@@ -147,51 +156,41 @@ class PoolClient:
         """Open the connection and read the version line; returns the version."""
         await self.close()
         await self.limiter.acquire()
-        where = "%s:%s" % (self.host, self.port)
-        self._arm()
+        self._job_msg = ("JOB,%s,%s,%s" % (self.user, self.tier, self.key)).encode()
         try:
-            self.stream, self.writer = await asyncio.open_connection(self.host, self.port)
+            self._arm()
+            try:
+                self.stream, self.writer = await asyncio.open_connection(self.host, self.port)
+            finally:
+                self._disarm()
             # MicroPython's open_connection reports a refused connect only on
             # the first read, so the version line is the real handshake.
-            self.version = (await self._line()).decode()
-        except asyncio.CancelledError:
-            self._disarm()
-            await self.close()
-            if not self.expired:
-                raise
-            self.expired = False
-            raise PoolError(TIMEOUT, "connect to %s: no answer in %d ms" % (where, self.timeout_ms))
+            self.version = await self.exchange(None, bytes.decode)
+        except asyncio.CancelledError:  # the sweep, during open_connection
+            await self._expired()
         except (OSError, PoolError) as e:
-            self._disarm()
             await self.close()
             if isinstance(e, PoolError) and e.kind != CLOSED:
                 raise
-            raise PoolError(REFUSED, "connect to %s failed: %s" % (where, e))
-        self._disarm()
+            raise PoolError(REFUSED, "connect to %s:%s failed: %s" % (self.host, self.port, e))
         return self.version
 
-    async def request_job(self):
-        """JOB,<user>,<tier>,<key>: the job as parse_job gives it."""
-        line = await self.exchange("JOB,%s,%s,%s" % (self.user, self.tier, self.key))
-        try:
-            return parse_job(line)
-        except PoolError:
-            await self.close()
-            raise
+    def request_job(self):
+        """JOB,<user>,<tier>,<key>: awaitable, the job as parse_job gives it."""
+        return self.exchange(self._job_msg, parse_job)
 
-    async def submit(self, nonce, hashrate, ducoid):
-        """The result of the current job: (kind, reason) as parse_feedback gives it."""
-        line = await self.exchange("%d,%.2f%s%s%s" % (nonce, hashrate, self.tail, ducoid, self.wallet))
-        try:
-            return parse_feedback(line)
-        except PoolError:
-            await self.close()
-            raise
+    def submit(self, nonce, hashrate, ducoid):
+        """The result of the current job: awaitable, (kind, reason) as
+        parse_feedback gives it."""
+        if ducoid != self._ducoid:  # the part after the numbers is the same on every share
+            self._tail = (",%s,%s,%s%s" % (self.software, self.rig, _field("ducoid", ducoid), self.wallet)).encode()
+            self._ducoid = ducoid
+        return self.exchange(b"%d,%.2f" % (nonce, hashrate) + self._tail, parse_feedback)
 
     async def motd(self, wait_ms=500):
         """The message of the day (before the first job only). It has no
         terminator, so it is whatever arrives within wait_ms."""
-        self._send("MOTD")
+        self._send(b"MOTD")
         text = b""
         try:
             while True:
@@ -204,27 +203,42 @@ class PoolClient:
                 text += chunk
                 if len(text) > 4 * MAX_LINE:
                     raise PoolError(GARBAGE, "MOTD longer than %d bytes" % (4 * MAX_LINE))
-            return _ascii(text).decode()
+            if text and max(text) > 127:
+                raise PoolError(GARBAGE, "non-ASCII MOTD")
+            return text.decode()
         except BaseException:
             await self.close()
             raise
 
-    async def exchange(self, msg):
-        """One message out, one line back (bytes, stripped) within the
-        timeout: never a second message before the answer to the first."""
+    async def exchange(self, msg, parse):
+        """Send msg (bytes; None: nothing), read one line within the timeout
+        and return parse(line). The line is one TCP read or several, ended by
+        "\n" (a "\r" before it is dropped). Never a second message before
+        the answer to the first; any error closes the connection."""
         if self.deadline is not None:  # armed: an exchange is in flight
             raise RuntimeError("pool: a message is already waiting for its answer")
         self._arm()
         try:
-            self._send(msg)
-            line = await self._line()
-        except asyncio.CancelledError:
+            if msg is not None:
+                self._send(msg)
+            line = b""
+            while True:
+                chunk = await self.stream.read(64)
+                if not chunk:
+                    raise PoolError(CLOSED, "pool closed the connection" + (" mid-line" if line else ""))
+                line += chunk
+                if line[-1] == 10:
+                    break
+                if len(line) > MAX_LINE:
+                    raise PoolError(GARBAGE, "line longer than %d bytes" % MAX_LINE)
             self._disarm()
-            await self.close()
-            if not self.expired:
-                raise
-            self.expired = False
-            raise PoolError(TIMEOUT, "no answer from the pool in %d ms" % self.timeout_ms)
+            if line.find(b"\n") != len(line) - 1:
+                raise PoolError(GARBAGE, "more than one line in one answer: %r" % line[:60])
+            if max(line) > 127:  # max() walks the bytes in C, not bytecode
+                raise PoolError(GARBAGE, "non-ASCII byte 0x%02x from the pool" % max(line))
+            return parse(line[:-2] if line[-2:] == b"\r\n" else line[:-1])
+        except asyncio.CancelledError:
+            await self._expired()
         except OSError as e:
             self._disarm()
             await self.close()
@@ -233,8 +247,15 @@ class PoolClient:
             self._disarm()
             await self.close()
             raise
+
+    async def _expired(self):
+        """A cancel came: the sweep's (TIMEOUT), or the task's own (re-raised)."""
         self._disarm()
-        return line
+        await self.close()
+        if not self.expired:
+            raise asyncio.CancelledError
+        self.expired = False
+        raise PoolError(TIMEOUT, "no answer from %s:%s in %d ms" % (self.host, self.port, self.timeout_ms))
 
     async def close(self):
         writer = self.writer
@@ -259,28 +280,7 @@ class PoolClient:
         # Both runtimes' write() sends at once when the socket takes it (a
         # pool message always fits); only what stayed buffered needs drain(),
         # which would cost a pass through the scheduler on every message.
-        self.writer.write(msg.encode())
-
-    async def _line(self):
-        buf = b""
-        while True:
-            chunk = await self.stream.read(64)
-            if not chunk:
-                raise PoolError(CLOSED, "pool closed the connection" + (" mid-line" if buf else ""))
-            buf += chunk
-            i = buf.find(b"\n")
-            if i >= 0:
-                if i + 1 < len(buf):
-                    raise PoolError(GARBAGE, "more than one line in one answer: %r" % buf[:60])
-                return _ascii(buf[:i]).strip()
-            if len(buf) > MAX_LINE:
-                raise PoolError(GARBAGE, "line longer than %d bytes" % MAX_LINE)
-
-
-def _ascii(raw):
-    if raw and max(raw) > 127:  # max() walks the bytes in C, not bytecode
-        raise PoolError(GARBAGE, "non-ASCII byte 0x%02x from the pool" % max(raw))
-    return raw
+        self.writer.write(msg)
 
 
 def sweep_once(clients):

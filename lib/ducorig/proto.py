@@ -114,8 +114,10 @@ def address_frame(address):
 
 
 def status_state(buf):
-    """The state byte of a ducorig status reply; ProtoError if garbled."""
-    if len(buf) < STATUS_LEN or buf[1] != WIRE_VERSION or buf[0] not in STATES or buf[2] not in VERDICTS:
+    """The state byte of a ducorig status reply; ProtoError if garbled.
+    (It runs on every poll: literals, not the named globals, each of which
+    would be a dictionary lookup. 0x65 is WIRE_VERSION.)"""
+    if len(buf) < 3 or buf[1] != 0x65 or buf[0] not in b"ZILBCNRE" or buf[2] not in b" ?!#>^+":
         raise ProtoError("not a ducorig status: %r" % bytes(buf[:STATUS_LEN]))
     return buf[0]
 
@@ -138,12 +140,12 @@ def parse_result(buf):
     is ready and both numbers are 0."""
     if len(buf) < RESULT_LEN or buf[6] != 44 or buf[17] != 44:  # 44 is ','
         raise ProtoError("not a result reply: %r" % bytes(buf[:RESULT_LEN]))
-    if crc8(buf[:18]) != _crc_of_field(buf[18:20]):
+    if crc8(memoryview(buf)[:18]) != _crc_of_field(buf[18:20]):
         raise ProtoError("result CRC mismatch: %r" % bytes(buf[:RESULT_LEN]))
     if buf[0] not in STATES:
         raise ProtoError("unknown state in result: %r" % bytes(buf[:RESULT_LEN]))
     try:
-        return buf[0], int(bytes(buf[1:6])), int(bytes(buf[7:17]))
+        return buf[0], int(buf[1:6]), int(buf[7:17])
     except ValueError:
         raise ProtoError("result numbers are not decimal: %r" % bytes(buf[:RESULT_LEN]))
 

@@ -43,6 +43,6 @@ async def write_snapshot(writer, rig):
 
 def totals(rig):
     t = rig.stats.totals()
-    t["transfers"] = rig.bus.transfers
+    t["bus_failures"] = rig.bus.failures
     t["poll_ms"] = rig.poll_ms
     return t

@@ -165,7 +165,8 @@ class Rig:
             await self.close()
 
     async def _housekeeping(self):
-        """One wake-up every SWEEP_MS for what the rig does on a clock: bound
+        """One wake-up every SWEEP_MS (twice a second: more would cost every
+        share, fewer would let the watchdog's 1.6 s run out) for what the rig does on a clock: bound
         the pool exchanges (pool.sweep_once), wake the workers of hung slaves
         on the ready line, feed the watchdog, sample the heap, and measure the
         loop's lag (how late this wake-up is: what every task waits when

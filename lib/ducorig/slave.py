@@ -89,8 +89,13 @@ class DucorigDriver:
 
     def poll(self):
         """The slave's state: one 3-byte read (the status stays selected)."""
-        state = self._status(False)
-        if state == proto.BOOTED:
+        buf = self.status
+        self.bus.read(self.addr, buf)
+        try:
+            state = proto.status_state(buf)
+        except proto.ProtoError:
+            state = self._status(True)  # garbled: select again and re-read
+        if state == 0x5A:  # Z: proto.BOOTED
             raise SlaveError(REBOOTED, "slave rebooted while hashing")
         return state
 

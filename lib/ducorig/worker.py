@@ -198,7 +198,7 @@ class Worker:
                     try:
                         state = poll()
                     except BusError as e:
-                        state = await bus.again(poll, e)
+                        state = await bus.again(e, poll)
                 if state == FOUND or state == NOT_FOUND:
                     self.done_at = ticks_ms()
                     found, nonce, elapsed_us = await self._io(slave.result)
@@ -214,15 +214,17 @@ class Worker:
                 watcher.leave(self)
 
     async def _io(self, call, *args):
-        """call(*args) on the bus: at once, unless a session holds the bus;
-        a failed transfer is retried (bus.again)."""
+        """call(*args) on the bus: at once, unless a session holds the bus; a
+        failed transfer is retried (bus.again). The status poll, the hot
+        path, does the same inline: a coroutine level costs ~2.4k x86
+        instructions."""
         bus = self.rig.bus
         if bus.lock.locked():
             await bus.free()
         try:
             return call(*args)
         except BusError as e:
-            return await bus.again(lambda: call(*args), e)
+            return await bus.again(e, call, *args)
 
     async def _abandon(self):
         """The slave failed mid-job. The pool takes the next message as this
