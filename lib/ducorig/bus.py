@@ -39,6 +39,10 @@ class Bus:
         self.retry_ms = retry_ms
         self.lock = asyncio.Lock()
         self.failures = 0
+        # Reply buffers that every driver shares: a transfer and the parsing
+        # of its reply never have an await between them.
+        self.status = bytearray(3)
+        self.result = bytearray(20)
 
     async def free(self):
         """Wait until no session holds the bus (call when lock.locked())."""
@@ -58,16 +62,9 @@ class Bus:
             if into is not None:
                 i2c.readfrom_into(addr, into)
         except OSError as e:
-            raise self._failed(addr, e)
+            raise self.failed(addr, e)
 
-    def read(self, addr, into):
-        """transfer(addr, None, into): a status poll's read, the commonest call."""
-        try:
-            self.i2c.readfrom_into(addr, into)
-        except OSError as e:
-            raise self._failed(addr, e)
-
-    def _failed(self, addr, e):
+    def failed(self, addr, e):
         """The BusError for an I2C call's OSError (after a stuck clock, the bus is recovered)."""
         self.failures += 1
         code = e.args[0] if e.args else None

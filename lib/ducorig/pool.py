@@ -100,26 +100,14 @@ class ConnectLimiter:
         self._next = (self._next + 1) % len(self._times)
 
 
-class Backoff:
-    """Exponential reconnect delay with jitter, reset by a success."""
-
-    def __init__(self, first_ms=1000, max_ms=60000):
-        self.first_ms = first_ms
-        self.max_ms = max_ms
-        self.delay_ms = 0
-        self.failures = 0
-
-    def failed(self):
-        self.failures += 1
-        self.delay_ms = min(self.max_ms, self.delay_ms * 2 or self.first_ms)
-
-    def succeeded(self):
-        self.failures = 0
-        self.delay_ms = 0
-
-    async def wait(self):
-        if self.delay_ms:
-            await sleep_ms(self.delay_ms + random.getrandbits(16) % (self.delay_ms // 4 + 1))
+def backoff_ms(failures, first_ms=1000, max_ms=60000):
+    """The pause after `failures` failures in a row: doubling from first_ms
+    up to max_ms, plus up to a quarter of jitter, so that many connections
+    do not retry in step. (A function of a count, not an object per slave.)"""
+    if failures < 1:
+        return 0
+    delay = min(max_ms, first_ms << min(failures - 1, 16))
+    return delay + random.getrandbits(16) % (delay // 4 + 1)
 
 
 class PoolClient:

@@ -6,7 +6,7 @@ import gc
 import sys
 
 from ducorig.bus import Bus
-from ducorig.pool import SWEEP_MS, Backoff, ConnectLimiter, PoolClient, sweep_once
+from ducorig.pool import SWEEP_MS, ConnectLimiter, PoolClient, backoff_ms, sweep_once
 from ducorig.stats import RigStats
 from ducorig.ticks import sleep_ms, ticks_diff, ticks_ms
 from ducorig.worker import Worker
@@ -114,10 +114,10 @@ class Rig:
     async def find_pool(self):
         """Ask the API before any slave starts (TLS needs the heap they will
         take). Without a configured pool to fall back on, until it answers."""
-        wait = Backoff(first_ms=2000)
+        failures = 0
         while not await self._discover() and self.cfg.pool.host is None and self.running:
-            wait.failed()
-            await wait.wait()
+            failures += 1
+            await sleep_ms(backoff_ms(failures, 2000))
 
     def stop(self):
         self.running = False  # housekeeping then ends run(), which cancels the tasks

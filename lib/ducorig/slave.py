@@ -5,10 +5,9 @@
 # Every method but identify() is synchronous: a transfer is one blocking call
 # (bus.py), so a status poll is one plain call with no coroutine behind it.
 # Failures raise BusError (the bus) or SlaveError (the slave's answers); the
-# worker retries a BusError through bus.again(). A driver owns preallocated
-# reply buffers: a poll allocates nothing.
+# worker retries a BusError through bus.again(). The drivers read into the
+# bus's preallocated reply buffers: a poll allocates nothing.
 from ducorig import proto
-from ducorig.bus import SHORT, BusError
 from ducorig.ticks import sleep_ms
 
 TRIES = 3  # resends of a job, re-reads of a garbled reply (protocol section 5)
@@ -27,7 +26,7 @@ class SlaveError(Exception):
 
 async def identify(bus, addr, protocol="auto"):
     """Clear the slave, read its protocol and DUCOID: the matching driver."""
-    status = bytearray(proto.STATUS_LEN)
+    status = bus.status
     bus.transfer(addr, proto.CLEAR, None)
     for _ in range(50):  # a yaum slave is busy until its loop() has taken the A
         bus.transfer(addr, proto.STATUS, status)
@@ -62,38 +61,46 @@ class DucorigDriver:
         self.bus = bus
         self.addr = addr
         self.ducoid = None
-        self.status = bytearray(proto.STATUS_LEN)
-        self._result = bytearray(proto.RESULT_LEN)
 
     def start(self, last, expected, diff):
         """Write the job and see the slave take it (resending as section 5 says)."""
         if diff > self.max_diff:
             raise SlaveError(REFUSED, "difficulty %d is over the slave's %d" % (diff, self.max_diff))
         frames = proto.job_frames(last, expected, diff)
-        transfer = self.bus.transfer
         addr = self.addr
         for _ in range(TRIES):
-            try:
-                for frame in frames:
-                    transfer(addr, frame, None)
-            except BusError as e:
-                if e.kind != SHORT:
-                    raise
-                continue  # the slave dropped a chunk: the whole job again
-            state = self._status(False)  # O leaves the status selected
-            if state == proto.BUSY or state == proto.FOUND or state == proto.NOT_FOUND:
-                return
-            if state == proto.REFUSED and self.status[2] == proto.TOO_HARD:
-                raise SlaveError(REFUSED, "slave refused difficulty %d" % diff)
-        raise SlaveError(FAILED, "job not taken after %d tries (status %r)" % (TRIES, bytes(self.status)))
+            if self._write_all(addr, frames):
+                state = self._status(False)  # O leaves the status selected
+                if state == proto.BUSY or state == proto.FOUND or state == proto.NOT_FOUND:
+                    return
+                if state == proto.REFUSED and self.bus.status[2] == proto.TOO_HARD:
+                    raise SlaveError(REFUSED, "slave refused difficulty %d" % diff)
+        raise SlaveError(FAILED, "job not taken after %d tries (status %r)" % (TRIES, bytes(self.bus.status)))
+
+    def _write_all(self, addr, frames):
+        """Write the frames; False when the slave dropped one (a short write:
+        the whole job goes again)."""
+        i2c = self.bus.i2c  # the current one: a recovery or a clock change replaces it
+        try:
+            for frame in frames:
+                if i2c.writeto(addr, frame) != len(frame):
+                    self.bus.failures += 1
+                    return False
+        except OSError as e:
+            raise self.bus.failed(addr, e)
+        return True
 
     def poll(self):
-        """The slave's state: one 3-byte read (the status stays selected)."""
-        buf = self.status
-        self.bus.read(self.addr, buf)
+        """The slave's state: one 3-byte read (the status stays selected).
+        The commonest call of the rig: the I2C call and proto.status_state's
+        check inline, on literals (0x65 is the wire version 'e')."""
+        buf = self.bus.status
         try:
-            state = proto.status_state(buf)
-        except proto.ProtoError:
+            self.bus.i2c.readfrom_into(self.addr, buf)
+        except OSError as e:
+            raise self.bus.failed(self.addr, e)
+        state = buf[0]
+        if buf[1] != 0x65 or state not in b"ZILBCNRE" or buf[2] not in b" ?!#>^+":
             state = self._status(True)  # garbled: select again and re-read
         if state == 0x5A:  # Z: proto.BOOTED
             raise SlaveError(REBOOTED, "slave rebooted while hashing")
@@ -101,7 +108,7 @@ class DucorigDriver:
 
     def result(self):
         """(found, nonce, elapsed_us) of the finished job."""
-        state, nonce, elapsed = self._reread(proto.RESULT, self._result, proto.parse_result)
+        state, nonce, elapsed = self._reread(proto.RESULT, self.bus.result, proto.parse_result)
         if state != proto.FOUND and state != proto.NOT_FOUND:
             raise SlaveError(FAILED, "no result held (state %s)" % chr(state))
         return state == proto.FOUND, nonce, elapsed
@@ -114,7 +121,7 @@ class DucorigDriver:
         self.bus.transfer(self.addr, proto.RESET, None)
 
     def _status(self, select):
-        buf = self.status
+        buf = self.bus.status
         for _ in range(TRIES):
             self.bus.transfer(self.addr, proto.STATUS if select else None, buf)
             try:
@@ -148,7 +155,6 @@ class YaumDriver:
         self.bus = bus
         self.addr = addr
         self.ducoid = None
-        self.status = bytearray(proto.STATUS_LEN)
         self._number = bytearray(proto.YAUM_NUMBER_LEN)
 
     def start(self, last, expected, diff):
@@ -160,8 +166,8 @@ class YaumDriver:
             self.bus.transfer(self.addr, frame, None)
 
     def poll(self):
-        self.bus.transfer(self.addr, proto.STATUS, self.status)
-        return self.status[0]
+        self.bus.transfer(self.addr, proto.STATUS, self.bus.status)
+        return self.bus.status[0]
 
     def result(self):
         transfer = self.bus.transfer

@@ -16,16 +16,22 @@ PHASES = ("job", "i2c", "hash", "submit")
 
 class Histogram:
     """Counts of values in `step_ms` buckets up to limit_ms (the last bucket
-    holds the rest): percentiles without keeping samples."""
+    holds the rest): percentiles without keeping samples. 16-bit counts, all
+    halved when one would overflow: percentiles need the proportions only."""
 
     def __init__(self, step_ms=1, limit_ms=400):
         self.step_ms = step_ms
-        self.counts = array("I", bytes(4 * (limit_ms // step_ms + 1)))
+        self.counts = array("H", bytes(2 * (limit_ms // step_ms + 1)))
         self.total = 0
 
     def add(self, ms):
-        i = int(ms // self.step_ms) if ms > 0 else 0
-        self.counts[min(i, len(self.counts) - 1)] += 1
+        c = self.counts
+        i = min(int(ms // self.step_ms) if ms > 0 else 0, len(c) - 1)
+        if c[i] == 65535:
+            for k in range(len(c)):
+                c[k] >>= 1
+            self.total = sum(c)
+        c[i] += 1
         self.total += 1
 
     def percentile(self, q):
@@ -67,14 +73,19 @@ class SlaveStats:
         self.hash_us = 0
         self.since = ticks_ms()
 
-    def add_time(self, phase, ms):
-        """One share's time in a phase."""
+    def add_share(self, job_ms, i2c_ms, hash_us, submit_ms, hashes):
+        """One share: its phase times (count, total, max of each, in
+        PHASES order), hashes and hashing time, in one call."""
         p = self.phases
-        i = 3 * phase
-        p[i] += 1
-        p[i + 1] += ms
-        if ms > p[i + 2]:
-            p[i + 2] = ms
+        i = 0
+        for ms in (job_ms, i2c_ms, hash_us // 1000, submit_ms):
+            p[i] += 1
+            p[i + 1] += ms
+            if ms > p[i + 2]:
+                p[i + 2] = ms
+            i += 3
+        self.hashes += hashes
+        self.hash_us += hash_us
 
     def phase(self, phase):
         """(count, mean ms, max ms) of a phase."""

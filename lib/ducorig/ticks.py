@@ -5,12 +5,15 @@
 import asyncio
 
 try:
-    from time import ticks_add, ticks_diff, ticks_ms
+    from time import ticks_add, ticks_diff, ticks_ms, ticks_us
 except ImportError:
     import time
 
     def ticks_ms():
         return int(time.monotonic() * 1000)
+
+    def ticks_us():
+        return int(time.monotonic() * 1000000)
 
     def ticks_diff(a, b):
         return a - b

@@ -12,12 +12,11 @@
 import asyncio
 import hashlib
 
-from ducorig import duco, proto
+from ducorig import proto
 from ducorig.bus import BusError
-from ducorig.pool import Backoff, PoolError
+from ducorig.pool import PoolError, backoff_ms
 from ducorig.slave import FAILED, REBOOTED, REFUSED, SlaveError, identify
-from ducorig.stats import HASH, I2C, JOB_WAIT, SUBMIT_WAIT
-from ducorig.ticks import sleep_ms, ticks_diff, ticks_ms
+from ducorig.ticks import sleep_ms, ticks_diff, ticks_ms, ticks_us
 
 DEFAULT_RATE = 340.0  # H/s assumed until the slave has reported its own
 REDISCOVER_AFTER = 3  # failed connects in a row before asking for the pool again
@@ -41,19 +40,20 @@ class Worker:
         self.stats = stats
         self.client = client
         self.slave = None  # the driver, once identified
-        self.backoff = Backoff(first_ms=500, max_ms=30000)  # after a slave or bus error
+        self.slave_failures = 0  # slave or bus errors in a row (the back-off grows with them)
         self.wake = asyncio.Event()  # the ready-line watcher's and a resume's wake-up
         self.woken_state = None  # the state the ready-line watcher polled, or None
         self.started = 0  # ticks when the current job went to the slave
         self.limit_ms = 0  # the current job's worst case: past it the slave is reset
         self.done_at = 0  # ticks when the slave was found done
+        self.write_us = 0  # how long the last job write took
         self.redial = False  # the console asks for a fresh pool connection
         self.quota = None  # shares left before it pauses (0: paused), None: no limit
         self._last_feedback = None
 
     async def run(self):
         rig = self.rig
-        pool_backoff = Backoff()
+        pool_failures = 0  # failed connections in a row
         while rig.running:
             if self.quota is not None:
                 await rig.gate(self)
@@ -72,26 +72,23 @@ class Worker:
                         self.client.tier = tier_for(self._rate())
                     await self.client.connect()
                 await self.share()
-                pool_backoff.succeeded()
-                self.backoff.succeeded()
+                pool_failures = self.slave_failures = 0
             except PoolError as e:
                 self._failed("pool: " + e.kind, e)
                 await self.client.close()
-                pool_backoff.failed()
-                if pool_backoff.failures >= REDISCOVER_AFTER:
+                pool_failures += 1
+                if pool_failures >= REDISCOVER_AFTER:
                     rig.pool_trouble()
-                await pool_backoff.wait()
-            except (SlaveError, BusError) as e:
-                self._failed(("slave: " if isinstance(e, SlaveError) else "bus: ") + e.kind, e)
+                await sleep_ms(backoff_ms(pool_failures))
+            except Exception as e:  # a slave or bus error; or a bug, which must not end this task
+                if isinstance(e, (SlaveError, BusError)):
+                    self._failed(("slave: " if isinstance(e, SlaveError) else "bus: ") + e.kind, e)
+                else:
+                    self._failed("internal: " + type(e).__name__, e)
+                    await self.client.close()
                 self.slave = None
-                self.backoff.failed()
-                await self.backoff.wait()
-            except Exception as e:  # a bug must not end this slave's task
-                self._failed("internal: " + type(e).__name__, e)
-                await self.client.close()
-                self.slave = None
-                self.backoff.failed()
-                await self.backoff.wait()
+                self.slave_failures += 1
+                await sleep_ms(backoff_ms(self.slave_failures, 500, 30000))
 
     async def share(self):
         stats = self.stats
@@ -100,12 +97,11 @@ class Worker:
         t0 = ticks_ms()
         last, expected, digest, diff = await client.request_job()
         t1 = ticks_ms()
-        stats.add_time(JOB_WAIT, ticks_diff(t1, t0))
         try:
-            if diff > slave.max_diff:  # the pool moved this connection out of the slave's range
-                raise SlaveError(REFUSED, "difficulty %d is over the slave's %d" % (diff, slave.max_diff))
             for _ in range(JOB_TRIES):
+                us = ticks_us()
                 await self._io(slave.start, last, expected, diff)
+                self.write_us = ticks_diff(ticks_us(), us)  # the console's m shows it
                 t2 = ticks_ms()
                 try:
                     found, nonce, elapsed_us = await self._wait_result(diff)
@@ -128,7 +124,6 @@ class Worker:
             await self._abandon()
             raise
         t3 = ticks_ms()
-        stats.add_time(I2C, ticks_diff(t2, t1) + ticks_diff(t3, self.done_at))  # job write, result read
         # One SHA-1 on the master proves the nonce before it goes to the pool
         # (a yaum slave has no CRC, and a garbled nonce would earn a BAD).
         proven = found and 0 <= nonce <= 100 * diff and hashlib.sha1(last + b"%d" % nonce).digest() == digest
@@ -136,19 +131,18 @@ class Worker:
             # The pool still waits for an answer to this job: a wrong one keeps
             # the connection (and its first-10-shares credit) at one BAD.
             stats.count(stats.lost, "wrong nonce" if found else "not found")
-        if elapsed_us <= 0:
+        if elapsed_us <= 0:  # a yaum slave's elapsed ms can be 0
             elapsed_us = int((nonce + 1) * 1000000 / self._rate())
-        stats.add_time(HASH, elapsed_us // 1000)
-        stats.hashes += nonce + 1
-        stats.hash_us += elapsed_us
         stats.state = "submit"
         try:
-            kind, reason = await client.submit(nonce, duco.hashrate(nonce, elapsed_us), slave.ducoid)
+            kind, reason = await client.submit(nonce, (nonce + 1) * 1000000 / elapsed_us, slave.ducoid)
         except PoolError as e:
             stats.count(stats.lost, "pool: " + e.kind)
             raise
         t4 = ticks_ms()
-        stats.add_time(SUBMIT_WAIT, ticks_diff(t4, t3))
+        # job wait, I2C (job write and result read), hash, submit wait
+        stats.add_share(ticks_diff(t1, t0), ticks_diff(t2, t1) + ticks_diff(t3, self.done_at), elapsed_us,
+                        ticks_diff(t4, t3), nonce + 1)
         if proven:  # an unproven answer is already counted as lost
             stats.book(kind, reason)
             if self.rig.verbose:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from ducorig import duco
-from ducorig.pool import GARBAGE, Backoff, PoolClient, PoolError, sweep
+from ducorig.pool import GARBAGE, PoolClient, PoolError, backoff_ms, sweep
 
 log = logging.getLogger("ducorig.avr")
 
@@ -37,7 +37,8 @@ class SimulatedAvr:
         self.hashrate = hashrate
         self.simulate_hashing = simulate_hashing
         self.stats = MinerStats()
-        self.backoff = Backoff()
+        self.failures = 0  # failed shares in a row
+        self.first_backoff_ms = 1000
 
     async def run(self, stop: asyncio.Event, max_shares: int | None = None) -> MinerStats:
         sweeper = asyncio.create_task(sweep([self.client]))  # bounds every pool wait
@@ -45,12 +46,12 @@ class SimulatedAvr:
             while not stop.is_set() and (max_shares is None or self.stats.accepted < max_shares):
                 try:
                     await self.mine_one()
-                    self.backoff.succeeded()
+                    self.failures = 0
                 except PoolError as e:
                     self.stats.errors[e.kind] = self.stats.errors.get(e.kind, 0) + 1
                     log.warning("%s: %s: %s", self.ducoid, e.kind, e)
-                    self.backoff.failed()
-                    await self.backoff.wait()
+                    self.failures += 1
+                    await asyncio.sleep(backoff_ms(self.failures, self.first_backoff_ms) / 1000)
         finally:
             sweeper.cancel()
             await self.client.close()

@@ -69,15 +69,11 @@ def test_fields_with_commas_are_refused_up_front():
     assert c.key == "None"  # official miners send the literal None
 
 
-def test_backoff_doubles_to_a_cap_and_resets():
-    b = pool.Backoff(first_ms=100, max_ms=500)
-    delays = []
-    for _ in range(5):
-        b.failed()
-        delays.append(b.delay_ms)
-    assert delays == [100, 200, 400, 500, 500]
-    b.succeeded()
-    assert b.delay_ms == 0 and b.failures == 0
+def test_backoff_doubles_to_a_cap_with_a_quarter_of_jitter():
+    assert pool.backoff_ms(0, 100, 500) == 0
+    for failures, delay in ((1, 100), (2, 200), (3, 400), (4, 500), (40, 500)):
+        for _ in range(20):
+            assert delay <= pool.backoff_ms(failures, 100, 500) <= delay + delay // 4, failures
 
 
 async def test_connect_limiter_never_exceeds_its_window():

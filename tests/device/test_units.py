@@ -34,6 +34,15 @@ async def expect(exc_type, coro):
     raise AssertionError("%s not raised" % exc_type.__name__)
 
 
+def test_histogram_keeps_its_proportions_past_16_bits():
+    h = stats.Histogram()
+    for _ in range(70000):
+        h.add(10)
+    for _ in range(30000):
+        h.add(30)
+    assert h.total < 70000 + 30000 and h.percentile(50) == 11 and h.percentile(95) == 31
+
+
 def test_histogram_percentiles():
     h = stats.Histogram()
     assert h.percentile(50) is None
@@ -55,12 +64,12 @@ def test_slave_stats_rate_and_counts():
 
 def test_slave_stats_phase_times():
     s = stats.SlaveStats("pm0", 8)
-    for ms in (100, 300, 200):
-        s.add_time(stats.SUBMIT_WAIT, ms)
-    s.add_time(stats.JOB_WAIT, 7)
+    for ms in (100, 300, 200):  # job wait, I2C, hash (us), submit wait, hashes
+        s.add_share(7, 12, 2000 * ms, ms, 301)
     assert s.phase(stats.SUBMIT_WAIT) == (3, 200.0, 300.0)
-    assert s.phase(stats.HASH) == (0, 0.0, 0.0)
-    assert s.as_dict()["phases"]["job"] == [1, 7.0, 7.0]
+    assert s.phase(stats.HASH) == (3, 400.0, 600.0)
+    assert s.as_dict()["phases"]["job"] == [3, 7.0, 7.0]
+    assert (s.hashes, s.hash_us) == (903, 1200000)
     s.zero()
     assert s.phase(stats.SUBMIT_WAIT) == (0, 0.0, 0.0)
 

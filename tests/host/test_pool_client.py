@@ -100,7 +100,7 @@ async def test_each_bad_reason_reaches_the_client_as_a_reject(emulator):
 async def test_simulated_miner_reconnects_after_a_drop_and_keeps_mining(emulator):
     emulator.set_faults(user="bob", drop=1)
     miner = SimulatedAvr(client(emulator, "bob"), ducoid_for(0), 340.0, simulate_hashing=False)
-    miner.backoff.first_ms = 10
+    miner.first_backoff_ms = 10
     stats = await miner.run(asyncio.Event(), max_shares=5)
     assert stats.accepted == 5
     assert stats.errors == {"closed": 1}
