@@ -133,7 +133,7 @@ class PoolClient:
         self.stream = None  # MicroPython: reader and writer are one Stream
         self.writer = None
         self.deadline = None  # ticks by which the exchange in flight must end
-        self.task = None  # the task waiting in it (sweep() cancels it)
+        self.task = None  # the task that connected: it alone exchanges (sweep() cancels it)
         self.expired = False
 
     @property
@@ -145,12 +145,13 @@ class PoolClient:
         await self.close()
         await self.limiter.acquire()
         self._job_msg = ("JOB,%s,%s,%s" % (self.user, self.tier, self.key)).encode()
+        self.task = asyncio.current_task()
         try:
-            self._arm()
+            self.deadline = ticks_add(ticks_ms(), self.timeout_ms)
             try:
                 self.stream, self.writer = await asyncio.open_connection(self.host, self.port)
             finally:
-                self._disarm()
+                self.deadline = None
             # MicroPython's open_connection reports a refused connect only on
             # the first read, so the version line is the real handshake.
             self.version = await self.exchange(None, bytes.decode)
@@ -178,7 +179,7 @@ class PoolClient:
     async def motd(self, wait_ms=500):
         """The message of the day (before the first job only). It has no
         terminator, so it is whatever arrives within wait_ms."""
-        self._send(b"MOTD")
+        self.writer.write(b"MOTD")
         text = b""
         try:
             while True:
@@ -205,10 +206,15 @@ class PoolClient:
         the answer to the first; any error closes the connection."""
         if self.deadline is not None:  # armed: an exchange is in flight
             raise RuntimeError("pool: a message is already waiting for its answer")
-        self._arm()
+        self.deadline = ticks_add(ticks_ms(), self.timeout_ms)
         try:
             if msg is not None:
-                self._send(msg)
+                if self.writer is None:
+                    raise PoolError(CLOSED, "not connected")
+                # Both runtimes' write() sends at once when the socket takes
+                # it (a pool message always fits); only what stayed buffered
+                # needs drain(), a pass through the scheduler per message.
+                self.writer.write(msg)
             line = b""
             while True:
                 chunk = await self.stream.read(64)
@@ -219,7 +225,7 @@ class PoolClient:
                     break
                 if len(line) > MAX_LINE:
                     raise PoolError(GARBAGE, "line longer than %d bytes" % MAX_LINE)
-            self._disarm()
+            self.deadline = None
             if line.find(b"\n") != len(line) - 1:
                 raise PoolError(GARBAGE, "more than one line in one answer: %r" % line[:60])
             if max(line) > 127:  # max() walks the bytes in C, not bytecode
@@ -228,17 +234,14 @@ class PoolClient:
         except asyncio.CancelledError:
             await self._expired()
         except OSError as e:
-            self._disarm()
             await self.close()
             raise PoolError(CLOSED, "connection lost: %s" % e)
         except BaseException:
-            self._disarm()
             await self.close()
             raise
 
     async def _expired(self):
         """A cancel came: the sweep's (TIMEOUT), or the task's own (re-raised)."""
-        self._disarm()
         await self.close()
         if not self.expired:
             raise asyncio.CancelledError
@@ -247,28 +250,13 @@ class PoolClient:
 
     async def close(self):
         writer = self.writer
-        self.stream = self.writer = None
+        self.stream = self.writer = self.deadline = None
         if writer is not None:
             try:
                 writer.close()
                 await writer.wait_closed()
             except OSError:
                 pass
-
-    def _arm(self):
-        self.task = asyncio.current_task()
-        self.deadline = ticks_add(ticks_ms(), self.timeout_ms)
-
-    def _disarm(self):
-        self.deadline = None
-
-    def _send(self, msg):
-        if self.writer is None:
-            raise PoolError(CLOSED, "not connected")
-        # Both runtimes' write() sends at once when the socket takes it (a
-        # pool message always fits); only what stayed buffered needs drain(),
-        # which would cost a pass through the scheduler on every message.
-        self.writer.write(msg)
 
 
 def sweep_once(clients):

@@ -68,27 +68,23 @@ class DucorigDriver:
             raise SlaveError(REFUSED, "difficulty %d is over the slave's %d" % (diff, self.max_diff))
         frames = proto.job_frames(last, expected, diff)
         addr = self.addr
+        bus = self.bus
+        i2c = bus.i2c  # the current one: a recovery or a clock change replaces it
         for _ in range(TRIES):
-            if self._write_all(addr, frames):
-                state = self._status(False)  # O leaves the status selected
-                if state == proto.BUSY or state == proto.FOUND or state == proto.NOT_FOUND:
-                    return
-                if state == proto.REFUSED and self.bus.status[2] == proto.TOO_HARD:
-                    raise SlaveError(REFUSED, "slave refused difficulty %d" % diff)
-        raise SlaveError(FAILED, "job not taken after %d tries (status %r)" % (TRIES, bytes(self.bus.status)))
-
-    def _write_all(self, addr, frames):
-        """Write the frames; False when the slave dropped one (a short write:
-        the whole job goes again)."""
-        i2c = self.bus.i2c  # the current one: a recovery or a clock change replaces it
-        try:
-            for frame in frames:
-                if i2c.writeto(addr, frame) != len(frame):
-                    self.bus.failures += 1
-                    return False
-        except OSError as e:
-            raise self.bus.failed(addr, e)
-        return True
+            try:
+                for frame in frames:
+                    if i2c.writeto(addr, frame) != len(frame):
+                        bus.failures += 1
+                        break  # the slave dropped a chunk: the whole job again
+                else:
+                    state = self._status(False)  # O leaves the status selected
+                    if state == proto.BUSY or state == proto.FOUND or state == proto.NOT_FOUND:
+                        return
+                    if state == proto.REFUSED and bus.status[2] == proto.TOO_HARD:
+                        raise SlaveError(REFUSED, "slave refused difficulty %d" % diff)
+            except OSError as e:
+                raise bus.failed(addr, e)
+        raise SlaveError(FAILED, "job not taken after %d tries (status %r)" % (TRIES, bytes(bus.status)))
 
     def poll(self):
         """The slave's state: one 3-byte read (the status stays selected).

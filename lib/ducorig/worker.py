@@ -66,7 +66,7 @@ class Worker:
                     self.slave = await identify(rig.bus, self.cfg.address, self.cfg.protocol)
                     self.stats.protocol = self.slave.protocol
                     self.stats.ducoid = self.slave.ducoid
-                if not self.client.connected:
+                if self.client.writer is None:  # not connected
                     self.stats.state = "connect"
                     if rig.cfg.tier == "auto":
                         self.client.tier = tier_for(self._rate())
