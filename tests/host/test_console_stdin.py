@@ -239,6 +239,11 @@ def test_commands_reconnect_zero_raw_and_q(tmp_path, env, runtime):
         p.wait_for(lambda l: l == "WiFi: not on this platform", "wifi")
         p.send(b"R")
         p.wait_for(lambda l: l == "reboot: not on this platform", "reboot")
+        # m: its five lines (their numbers are checked in tests/device/test_console_mem.py)
+        p.send(b"m")
+        mem = p.wait_for(lambda l: l.startswith("loop lag: "), "memory and timing")[-5:]
+        assert mem[0].startswith("heap: ") and mem[1].startswith("SDK heap (lwIP): n/a on this port; ")
+        assert mem[2].startswith("slave 0 (0x08) status poll: ") and mem[3].startswith("slave 0 (0x08) job write: ")
         # (that the bus's half-period follows is asserted in tests/device/test_rig.py)
         p.send(b"200f")
         p.wait_for(lambda l: l == "I2C 200 kHz", "freq set")
