@@ -31,10 +31,11 @@ class PinReady:
     def value(self):
         return self.pin.value()
 
-    async def wait_low(self):
-        while self.pin.value():  # an edge latched before this wait returns at once
-            await self._edge.wait()
-            self._edge.clear()  # (a ThreadSafeFlag clears itself; an Event does not)
+    async def fell(self):
+        """Until the line has fallen since the last call (the IRQ latches
+        the edge, so one that came before this wait returns it at once)."""
+        await self._edge.wait()
+        self._edge.clear()  # (a ThreadSafeFlag clears itself; an Event does not)
 
 
 class Watcher:
@@ -44,14 +45,17 @@ class Watcher:
         self.poll_ms = poll_ms
         self.log = log
         self.waiting = []  # workers waiting for a result: the oldest job first
-        self._cleared = asyncio.Event()  # a worker has read and released its result
 
     def enter(self, worker):
         self.waiting.append(worker)
 
     def leave(self, worker):
+        """The worker has its result and released the line (or gave up). The
+        line is a wired-AND: if another slave finished meanwhile it stayed
+        low and made no edge, so look for that one now."""
         self.waiting.remove(worker)
-        self._cleared.set()
+        if self.waiting and self.line.value() == 0:
+            self._find()
 
     def wake_overdue(self):
         """Wake the workers past their job's limit (a hung slave never pulls
@@ -66,9 +70,14 @@ class Watcher:
         """It is every waiting worker's wake-up, so no error may end it (a
         MemoryError in a fragmented heap did once): each kind is logged once."""
         failures = []
+        line = self.line
         while True:
             try:
-                await self._round()
+                await line.fell()
+                # Low, and nobody found done: a slave that is rebooting, or
+                # one whose result is being read. Ask again until it is high.
+                while not self._find() and line.value() == 0:
+                    await sleep_ms(self.poll_ms)
             except Exception as e:
                 kind = type(e).__name__
                 if kind not in failures:
@@ -76,31 +85,15 @@ class Watcher:
                     self.log("ready line: %s %s (carrying on)" % (kind, e))
                 await sleep_ms(self.poll_ms)
 
-    async def _round(self):
-        """Wait for the line to go low, then find the slaves that pulled it.
-        It is a wired-AND: a second slave finishing while the first still
-        holds it makes no edge, so the level is read again after each find."""
-        line = self.line
-        await line.wait_low()
-        while line.value() == 0:
-            if self.bus.lock.locked():
-                await self.bus.free()
-            if self._find():
-                # The found slave holds the line until its worker has read
-                # and cleared it (a few ms): wait for that.
-                while self._pending():
-                    self._cleared.clear()
-                    await self._cleared.wait()
-            else:
-                await sleep_ms(self.poll_ms)  # low, and nobody done yet: a slave mid-reset
-
     def _find(self):
         """Poll the waiting slaves, the longest-hashing first (with uniform
-        nonces, the likeliest to be done); hand the first done one's state
-        to its worker. True if one was found."""
+        nonces, the likeliest to be done), and hand the first done one's
+        state to its worker. True if one was found, or one is being read."""
+        if self.bus.lock.locked():
+            return True  # a console session holds the bus: its end is no edge, the overdue wake-up covers it
         for w in self.waiting:
             if w.woken_state is not None:
-                continue  # found already, not read yet
+                return True  # found already: it holds the line until its worker clears it
             try:
                 state = w.slave.poll()
             except Exception:  # the worker meets the same fault and handles it
@@ -109,11 +102,5 @@ class Watcher:
             if state == proto.FOUND or state == proto.NOT_FOUND:
                 w.woken_state = state
                 w.wake.set()
-                return True
-        return False
-
-    def _pending(self):
-        for w in self.waiting:
-            if w.woken_state is not None:
                 return True
         return False

@@ -206,7 +206,7 @@ class SimI2C:
 
 
 class ReadyLine:
-    """value() like a Pin; wait_low() stands in for the pin interrupt: the bus
+    """value() like a Pin; fell() stands in for the pin interrupt: the bus
     server sends the line's level at every change on a second connection.
     On MicroPython the event loop waits for that socket and the reports are
     read apart (not counted); CPython reads them as a stream."""
@@ -219,9 +219,11 @@ class ReadyLine:
     def value(self):
         return next(self._i2c._level)
 
-    async def wait_low(self):
+    async def fell(self):
+        """Until the line has fallen since the last call (the first call:
+        until it is low)."""
         if _io_queue is None:
-            await self._wait_low_stream()
+            await self._fell_stream()
             return
         while not next(self._fell):
             await _readable(self._watch)
@@ -244,7 +246,7 @@ class ReadyLine:
                 raise OSError("simulated bus closed the ready line's connection")
             fell = fell or b"0" in chunk
 
-    async def _wait_low_stream(self):
+    async def _fell_stream(self):
         if self._watch is None:
             host, port = self._i2c.bus.split(":")
             self._watch, self._writer = await asyncio.open_connection(host, int(port))

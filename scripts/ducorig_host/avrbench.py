@@ -135,7 +135,7 @@ def sketch_figures(elf: Path, f_cpu: int, jobs: list[Job], cap: int) -> dict[str
             sim.run_until_armed()
             sim.write(address, proto.rate_cap_frame(cap))
             for job in jobs:
-                *head, last = proto.job_frames(job.last_hash, job.expected, job.diff)
+                *head, last = proto.job_frames(job.last_hash.encode(), job.expected.encode(), job.diff)
                 for frame in head:
                     sim.write(address, frame)
                 marks, before = len(sim.marks), sim.state

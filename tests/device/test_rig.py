@@ -134,15 +134,15 @@ async def test_ready_line_polls_only_when_a_slave_is_done():
 async def test_the_ready_line_watcher_survives_its_errors():
     # It wakes every worker: one MemoryError in a fragmented heap must not end it.
     r = make_rig("rig-ready-error", slaves=(8, 9), ready=True)
-    wait_low = r.watcher.line.wait_low
+    fell = r.watcher.line.fell
     failures = [MemoryError("memory allocation failed"), MemoryError("again"), OSError(5)]
 
     async def flaky():
         if failures:
             raise failures.pop(0)
-        await wait_low()
+        await fell()
 
-    r.watcher.line.wait_low = flaky
+    r.watcher.line.fell = flaky
     slaves = await run_until(r, lambda ss: all(s.accepted >= 3 for s in ss))
     assert failures == [] and all(s.lost == {} for s in slaves)
     logged = [line for line in r.out.lines if line.startswith("ready line: ")]

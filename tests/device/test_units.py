@@ -168,13 +168,18 @@ class FakePin:
 async def test_ready_line_wakes_on_a_falling_edge():
     pin = FakePin()
     line = PinReady(pin)
-    waiter = asyncio.create_task(line.wait_low())
+    waiter = asyncio.create_task(line.fell())
     await asyncio.sleep(0.01)
     assert not waiter.done()
     pin.fall()
     await asyncio.wait_for(waiter, 1)
     assert line.value() == 0
-    await asyncio.wait_for(line.wait_low(), 1)  # already low: returns at once
+    waiter = asyncio.create_task(line.fell())  # no new edge: it waits
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    pin.level = 1
+    pin.fall()  # an edge before the next wait is latched
+    await asyncio.wait_for(waiter, 1)
 
 
 def test_tier_follows_the_measured_rate():
