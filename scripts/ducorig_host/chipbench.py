@@ -49,7 +49,7 @@ from typing import Any
 
 from ducorig_host import cyclebench, esp8266
 from ducorig_host.simbus.bus import Traffic
-from ducorig_host.simrig import LIB, SIM_ONLY, Booked, SimRig, SimSpec, heap_bytes, micropython
+from ducorig_host.simrig import LIB, SIM_ONLY, Booked, SimError, SimRig, SimSpec, heap_bytes, micropython
 
 HEAP = "192k"  # the simulator's default: 20 slaves fit
 RTT_MS = 100.0
@@ -118,6 +118,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        for heap in (args.heap, args.fit or args.heap):
+            _heap(heap)
+        todo = configs(args.slaves, args.ready, args.yaum)  # the arguments' errors first
+        if not (args.seconds > 0 and args.minutes > 0 and 1 <= args.most <= 20):
+            raise ChipBenchError("--seconds and --minutes must be positive, --most 1..20")
         require_valgrind()
         if args.calibrate:
             print(json.dumps({"instructions_per_iteration": calibrate(), "recorded": CALIBRATION}))
@@ -127,10 +132,10 @@ def run(args: argparse.Namespace) -> int:
         if args.fit:
             print(json.dumps(fit(args.fit, args.minutes, ready_line(args.ready), args.most)), flush=True)
             return 0
-        for config in configs(args.slaves, args.ready, args.yaum):
+        for config in todo:
             figures = measure(config, args.heap, args.seconds)
             print(json.dumps(figures, sort_keys=True) if args.json else text(figures), flush=True)
-    except (ChipBenchError, ValueError) as e:
+    except (ChipBenchError, SimError, OSError, subprocess.SubprocessError) as e:
         print(f"ducorig bench chip: {e}", file=sys.stderr)
         return 1
     return 0
@@ -142,10 +147,17 @@ def configs(slaves: str, ready: str, yaum: str) -> list[Config]:
 
 
 def counts(text: str) -> list[int]:
-    found = [int(n) for n in text.split(",") if n.strip()]
-    if any(not 0 <= n <= 20 for n in found):
-        raise ChipBenchError(f"slave counts {text!r}: a rig has 1..20 (0: none)")
-    return [n for n in found if n]
+    parts = [n.strip() for n in text.split(",") if n.strip()]
+    if not all(n.isdigit() and int(n) <= 20 for n in parts):
+        raise ChipBenchError(f"slave counts {text!r}: a comma list of 1..20 (0: none)")
+    return [int(n) for n in parts if int(n)]
+
+
+def _heap(text: str) -> None:
+    try:
+        heap_bytes(text)
+    except ValueError:
+        raise ChipBenchError(f"heap {text!r}: bytes, or a number with k or m (192k)") from None
 
 
 def ready_lines(text: str) -> list[bool]:
@@ -356,8 +368,8 @@ def figures(config: Config, heap: str, counted: Counted, native: dict[str, Any])
     return {
         "slaves": config.slaves, "kind": config.kind, "ready_line": config.ready_line, "rtt_ms": RTT_MS,
         "heap": heap, "heap_bytes": heap_bytes(heap), "diff": DIFF, "i2c_hz": I2C_HZ,
-        "seconds": round(counted.seconds, 1), "shares": shares, "counted_shares_per_s": round(shares / counted.seconds, 3),
-        "shares_per_s": round(shares_per_s, 3),
+        "seconds": round(counted.seconds, 1), "shares": shares,
+        "counted_shares_per_s": round(shares / counted.seconds, 3), "shares_per_s": round(shares_per_s, 3),
         "instructions_per_share": round(counted.instructions / shares),
         "allocations_per_share": round(counted.allocations / shares, 1),
         "polls_per_share": round(counted.traffic.polls / shares, 2),
