@@ -118,23 +118,24 @@ class PoolClient:
                  rig="ducorig", wallet_id=None, timeout_ms=10000, limiter=None):
         self.host = host
         self.port = port
-        self.user = _field("user", user)
-        self.key = _field("key", key) if key else "None"
         self.tier = tier
-        self.software = _field("software", software)
-        self.rig = _field("rig", rig)
-        self.wallet = "" if wallet_id is None else ",%d" % int(wallet_id)
-        self._job_msg = None  # JOB,<user>,<tier>,<key> as bytes, made at connect
-        self._tail = None  # the submit's constant tail as bytes (see submit)
+        # What the messages repeat, as formats: one string each, not an
+        # attribute per field (every attribute costs heap, on every slave).
+        self._job_format = "JOB,%s,%%s,%s" % (_field("user", user), _field("key", key) if key else "None")
+        self._tail_format = ",%s,%s,%%s%s" % (_field("software", software), _field("rig", rig),
+                                              "" if wallet_id is None else ",%d" % int(wallet_id))
+        self._job_msg = None  # the JOB message as bytes, made at connect (the tier may change)
+        self._tail = None  # the submit's tail as bytes, made for its DUCOID
         self._ducoid = None
         self.timeout_ms = timeout_ms
         self.limiter = limiter or ConnectLimiter()
-        self.version = None
         self.stream = None  # MicroPython: reader and writer are one Stream
         self.writer = None
-        self.deadline = None  # ticks by which the exchange in flight must end
-        self.task = None  # the task that connected: it alone exchanges (sweep() cancels it)
-        self.expired = False
+        # While an exchange waits: the ticks by which it must end. sweep_once
+        # clears it when it cancels the waiting task, and so tells its cancel
+        # from any other.
+        self.deadline = None
+        self.task = None  # the task that connected: it alone exchanges
 
     @property
     def connected(self):
@@ -144,25 +145,25 @@ class PoolClient:
         """Open the connection and read the version line; returns the version."""
         await self.close()
         await self.limiter.acquire()
-        self._job_msg = ("JOB,%s,%s,%s" % (self.user, self.tier, self.key)).encode()
+        self._job_msg = (self._job_format % self.tier).encode()
         self.task = asyncio.current_task()
+        self.deadline = ticks_add(ticks_ms(), self.timeout_ms)
         try:
-            self.deadline = ticks_add(ticks_ms(), self.timeout_ms)
-            try:
-                self.stream, self.writer = await asyncio.open_connection(self.host, self.port)
-            finally:
-                self.deadline = None
+            self.stream, self.writer = await asyncio.open_connection(self.host, self.port)
+        except asyncio.CancelledError:
+            await self._expired()
+        except OSError as e:
+            await self.close()
+            raise PoolError(REFUSED, "connect to %s:%s failed: %s" % (self.host, self.port, e))
+        self.deadline = None
+        try:
             # MicroPython's open_connection reports a refused connect only on
             # the first read, so the version line is the real handshake.
-            self.version = await self.exchange(None, bytes.decode)
-        except asyncio.CancelledError:  # the sweep, during open_connection
-            await self._expired()
-        except (OSError, PoolError) as e:
-            await self.close()
-            if isinstance(e, PoolError) and e.kind != CLOSED:
+            return await self.exchange(None, bytes.decode)
+        except PoolError as e:
+            if e.kind != CLOSED:
                 raise
             raise PoolError(REFUSED, "connect to %s:%s failed: %s" % (self.host, self.port, e))
-        return self.version
 
     def request_job(self):
         """JOB,<user>,<tier>,<key>: awaitable, the job as parse_job gives it."""
@@ -172,7 +173,7 @@ class PoolClient:
         """The result of the current job: awaitable, (kind, reason) as
         parse_feedback gives it."""
         if ducoid != self._ducoid:  # the part after the numbers is the same on every share
-            self._tail = (",%s,%s,%s%s" % (self.software, self.rig, _field("ducoid", ducoid), self.wallet)).encode()
+            self._tail = (self._tail_format % _field("ducoid", ducoid)).encode()
             self._ducoid = ducoid
         return self.exchange(b"%d,%.2f" % (nonce, hashrate) + self._tail, parse_feedback)
 
@@ -242,10 +243,10 @@ class PoolClient:
 
     async def _expired(self):
         """A cancel came: the sweep's (TIMEOUT), or the task's own (re-raised)."""
+        swept = self.deadline is None
         await self.close()
-        if not self.expired:
+        if not swept:
             raise asyncio.CancelledError
-        self.expired = False
         raise PoolError(TIMEOUT, "no answer from %s:%s in %d ms" % (self.host, self.port, self.timeout_ms))
 
     async def close(self):
@@ -266,7 +267,6 @@ def sweep_once(clients):
         d = c.deadline
         if d is not None and ticks_diff(now, d) >= 0:
             c.deadline = None
-            c.expired = True
             c.task.cancel()
 
 

@@ -31,6 +31,7 @@ class Rig:
         self.rediscover_requests = 0
         self.lag_ms = 0  # the loop's worst lag in this window and the last (the console's m)
         self._lag_prev = 0
+        self._keeper = None  # the housekeeping task: stop() ends it, and with it run()
         self._discovering = None  # the getPool task in flight
         self._discovered = None  # ticks of the last getPool
         limiter = ConnectLimiter()
@@ -120,7 +121,10 @@ class Rig:
             await sleep_ms(backoff_ms(failures, 2000))
 
     def stop(self):
-        self.running = False  # housekeeping then ends run(), which cancels the tasks
+        """Stop at once: run() cancels every task (a share in flight goes with its connection)."""
+        self.running = False
+        if self._keeper is not None:
+            self._keeper.cancel()
 
     def safe_reboot(self):
         """The console's stop once the watchdog is armed (nothing stops it):
@@ -142,7 +146,7 @@ class Rig:
                 tasks.append(asyncio.create_task(Console(self).run()))
             if self.cfg.pool.discover and self._discovered is None:  # not asked yet (autostart asks first)
                 await self.find_pool()
-            keeper = asyncio.create_task(self._housekeeping())
+            self._keeper = keeper = asyncio.create_task(self._housekeeping())
             tasks.append(keeper)
             if self.watcher is not None:
                 tasks.append(asyncio.create_task(self.watcher.run()))
@@ -155,7 +159,11 @@ class Rig:
                     break
                 tasks.append(asyncio.create_task(worker.run()))
                 await sleep_ms(self.cfg.stagger_ms)  # the pool likes staggered starts
-            await keeper
+            try:
+                await keeper
+            except asyncio.CancelledError:
+                if self.running:  # not stop()'s: run() itself was cancelled
+                    raise
         finally:
             self.running = False
             if self._discovering is not None:

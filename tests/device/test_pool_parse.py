@@ -66,7 +66,7 @@ def test_fields_with_commas_are_refused_up_front():
     raises(ValueError, pool.PoolClient, "127.0.0.1", 1, "al,ice")
     raises(ValueError, pool.PoolClient, "127.0.0.1", 1, "alice", "k,ey")
     c = pool.PoolClient("127.0.0.1", 1, "alice")
-    assert c.key == "None"  # official miners send the literal None
+    assert c._job_format % "AVR" == "JOB,alice,AVR,None"  # official miners send the literal None
 
 
 def test_backoff_doubles_to_a_cap_with_a_quarter_of_jitter():
