@@ -115,6 +115,20 @@ async def hung_slave_is_reset(r):
     assert s.rejected == {}  # the abandoned job's wrong answer is booked as lost, not rejected
 
 
+async def test_a_stalled_pool_is_bounded_by_the_rigs_sweep():
+    # no wait_for per exchange: the housekeeping's sweep cancels the exchange
+    # past its deadline (the emulator stalls this user's answers for 5 s)
+    r = make_rig("fault-stall", slaves=(8,), pool_timeout_ms=500)
+    task = asyncio.create_task(r.run())
+    s = r.stats.slaves[0]
+    try:
+        await until(lambda: s.errors.get("pool: timeout", 0) >= 2, "timeouts")
+    finally:
+        r.stop()
+        await task
+    assert s.accepted == 0 and s.lost == {}
+
+
 async def test_pool_bads_are_counted_by_reason_and_mining_goes_on():
     slaves = await run_until(make_rig("fault-bad", slaves=(8, 9)),
                              lambda ss: all(sum(s.rejected.values()) >= 3 for s in ss))
