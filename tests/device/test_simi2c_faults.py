@@ -117,12 +117,17 @@ def test_garbled_result_fails_its_crc_and_a_reread_is_right():
     assert proto.parse_result(i2c.readfrom(a, proto.RESULT_LEN)) == good  # read again, no new write
 
 
+def send_yaum_job(i2c, a, nonce):
+    """A yaum job whose answer is nonce, each frame once the slave is not busy."""
+    for frame in proto.yaum_job_frames(LAST, expected_for(nonce), 6):
+        poll(i2c, a, lambda st: st[0] != proto.BUSY)
+        i2c.writeto(a, frame)
+
+
 def test_yaum_cannot_notice_a_garbled_result():
     i2c, a = fresh("yaum")
     i2c.sim_control(a, "hashrate", 1000000)
-    for frame in proto.yaum_job_frames(LAST, expected_for(12), 6):
-        poll(i2c, a, lambda st: st[0] != proto.BUSY)
-        i2c.writeto(a, frame)
+    send_yaum_job(i2c, a, 12)
     poll(i2c, a, lambda st: st == b"C? ")
     i2c.sim_control(a, "garble_result", 1)
     assert proto.yaum_number(ask(i2c, a, proto.RESULT, 5)) == 13  # wrong, and nothing tells
@@ -139,9 +144,7 @@ def test_reset_mid_job_shows_booted_and_the_resent_job_works():
 def test_yaum_reset_mid_job_forgets_everything():
     i2c, a = fresh("yaum")
     i2c.sim_control(a, "reset_after", 5)
-    for frame in proto.yaum_job_frames(LAST, expected_for(300), 6):
-        poll(i2c, a, lambda st: st[0] != proto.BUSY)
-        i2c.writeto(a, frame)
+    send_yaum_job(i2c, a, 300)
     assert poll(i2c, a, lambda st: st[0] != proto.BUSY) == b"Ic "  # as after power-on
     assert ask(i2c, a, proto.RESULT, 5) == b"    0"
 

