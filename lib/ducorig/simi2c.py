@@ -157,13 +157,18 @@ class SimI2C:
         for _ in range(self._burn):
             pass
         self._sock.sendall(request.encode() + b"\n")
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = self._sock.recv(256)
-            if not chunk:
-                raise OSError("simulated bus closed the connection")
-            reply += chunk
-        words = reply.decode().split()
+        try:
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = self._sock.recv(256)
+                if not chunk:
+                    raise OSError("simulated bus closed the connection")
+                reply += chunk
+            words = reply.decode().split()
+        except BaseException:  # a MemoryError in a small heap, say: a reply read half
+            self._sock.close()  # would answer the next request, so start afresh
+            self._sock = self.connect()
+            raise
         if words[0] == "ERR":
             raise ValueError("simulated bus: " + reply.decode().strip())
         return words
@@ -183,7 +188,10 @@ class SimI2C:
         reply = self.request("READ %d %d %d" % (addr, self.timeout, len(buf)))
         self._settle(t0, reply)
         if reply[1] != "-":
-            buf[:] = unhexlify(reply[1])
+            data = unhexlify(reply[1])
+            if len(data) != len(buf):  # never resize the caller's buffer
+                raise ValueError("simulated bus: %d bytes for a %d-byte read" % (len(data), len(buf)))
+            buf[:] = data
         self._block(t0, transfer_half_periods(len(buf), stop), int(reply[2]))
 
     def _level_now(self, _):
