@@ -140,6 +140,7 @@ class RigStats:
         self.overhead = Histogram()  # per share: cycle - hash - job wait - submit wait
         self.free_heap = None
         self.free_heap_min = None
+        self.heap_samples = 0  # how many: a sample equal to the last is a sample too
         self.started = ticks_ms()
 
     def add_slave(self, name, address):
@@ -158,6 +159,7 @@ class RigStats:
         gc.collect()
         free = gc.mem_free() if hasattr(gc, "mem_free") else None
         self.free_heap = free
+        self.heap_samples += 1
         if free is not None and (self.free_heap_min is None or free < self.free_heap_min):
             self.free_heap_min = free
         return free

@@ -270,12 +270,13 @@ def valgrind_command(out: Path) -> list[str]:
 
 
 def launch_code(config: Path) -> str:
-    """MicroPython: rig.main with a task that logs the rig's own free-heap
-    samples (the report stays off)."""
+    """MicroPython: rig.main with a task that logs each of the rig's own
+    free-heap samples, equal ones too (a flat heap must show as flat; the
+    report stays off)."""
     return (f"import asyncio, time\nfrom ducorig import rig as ducorig_rig\n"
-            f"async def heap_samples(r):\n    seen = None\n    while r.running:\n"
-            f"        if r.stats.free_heap != seen:\n            seen = r.stats.free_heap\n"
-            f"            print({HEAP_MARK!r}, time.time(), seen)\n        await asyncio.sleep(5)\n"
+            f"async def heap_samples(r):\n    seen = 0\n    while r.running:\n"
+            f"        if r.stats.heap_samples != seen:\n            seen = r.stats.heap_samples\n"
+            f"            print({HEAP_MARK!r}, time.time(), r.stats.free_heap)\n        await asyncio.sleep(5)\n"
             f"async def runner(r):\n    asyncio.create_task(heap_samples(r))\n    await r.run()\n"
             f"ducorig_rig.main({str(config)!r}, runner=runner)\n")
 
