@@ -168,8 +168,9 @@ def test_the_instrument_gives_plausible_figures_per_share(ready_rig: dict[str, A
     for clock in ("100000", "400000"):
         low, middle, high = f["esp8266_ms_per_share"][clock]
         assert wire[clock] < low < middle < high
-        assert [round(x, 3) for x in f["esp8266_load"][clock]] == [
-            round(ms * f["shares_per_s"] / 1000, 3) for ms in (low, middle, high)]
+        for load, ms in zip(f["esp8266_load"][clock], (low, middle, high)):
+            # from rounded figures (ms to 0.01, loads to 0.001): equal to a rounding step
+            assert abs(load - ms * f["shares_per_s"] / 1000) <= 0.002, (clock, load, ms)
     assert 0.5 < f["efficiency"] <= 1.1
     assert 0 < f["free_heap_min"] < f["heap_bytes"]
 
