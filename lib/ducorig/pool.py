@@ -1,4 +1,4 @@
-# One Duino-Coin pool connection (docs/pool-protocol.md), for MicroPython and
+# One Duino-Coin pool connection (the protocol: README, "The pool emulator"), for MicroPython and
 # CPython asyncio.
 #
 # The pool does not frame messages: each TCP read is one message. So every

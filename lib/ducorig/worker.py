@@ -22,7 +22,7 @@ DEFAULT_RATE = 340.0  # H/s assumed until the slave has reported its own
 REDISCOVER_AFTER = 3  # failed connects in a row before asking for the pool again
 POLLS_PER_SHARE = 24  # polls over a job's expected hash time (polling mode)
 JOB_TRIES = 3  # sends of one job to a slave that reboots while hashing it
-# Tier by measured rate, as the official AVR miner chooses (docs/pool-protocol.md).
+# Tier by measured rate, as the official AVR miner chooses (README, "The pool emulator").
 _TIER_LIMITS = ((380, "AVR"), (550, "MEGA"), (1000, "ARM"))
 
 
