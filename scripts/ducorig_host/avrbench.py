@@ -12,12 +12,13 @@ import argparse
 import hashlib
 import random
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ducorig import proto
-from ducorig_host.bench import print_figures
+from ducorig_host.bench import Progress, print_figures
 from ducorig_host.simbus.avr import APT_PACKAGES, missing_tools
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware" / "minipro"
@@ -26,6 +27,8 @@ HARNESS = FIRMWARE / "build" / "ducosim"
 OFFICIAL_CYCLES_PER_HASH = 47_719
 BENCH_DIFF = 8
 FREQUENCIES = (16_000_000, 8_000_000)
+STEPS = 2 * len(FREQUENCIES) + 2  # the builds, the bare core at each clock, the sketch capped and flat
+DEFAULT_RUN = "{time} once built: 24 seeded jobs through the bare core at 16 and 8 MHz and through the sketch"
 
 
 def build(f_cpu: int = 16_000_000) -> Path:
@@ -164,14 +167,24 @@ def compiler() -> str:
 
 
 def figures(jobs: int = 24, seed: int = 8) -> dict[str, object]:
+    progress = Progress("avr", STEPS, run_time_s(jobs) / STEPS, unit="step")
     job_set = bench_jobs(jobs, seed)
-    images = {f: build(f) for f in FREQUENCIES}
-    per_hash = {f: cycles_per_hash(images[f], f, job_set) for f in FREQUENCIES}
+    images = {}
+    for f in FREQUENCIES:
+        progress.step(f"build for {f // 1_000_000} MHz")
+        images[f] = build(f)
+    per_hash = {}
+    for f in FREQUENCIES:
+        progress.step(f"{jobs} jobs on the bare core at {f // 1_000_000} MHz")
+        per_hash[f] = cycles_per_hash(images[f], f, job_set)
     flash, ram = image_size(images[16_000_000])
     sketch = images[16_000_000].with_name("minipro.elf")
     sketch_flash, sketch_ram = image_size(sketch)
+    progress.step(f"{jobs} jobs through the sketch, rate cap {proto.DEFAULT_RATE_CAP} H/s")
     capped = sketch_figures(sketch, 16_000_000, job_set, proto.DEFAULT_RATE_CAP)
+    progress.step("4 jobs through the sketch, no rate cap")
     flat = sketch_figures(sketch, 16_000_000, job_set[:4], 0)
+    progress.done()
     return {
         "cycles_per_hash": round(per_hash[16_000_000], 1),
         "hs_16mhz": round(16e6 / per_hash[16_000_000], 1),
@@ -195,16 +208,34 @@ def figures(jobs: int = 24, seed: int = 8) -> dict[str, object]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs", type=int, default=24, help=f"seeded diff-{BENCH_DIFF} jobs")
-    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=24, help=f"seeded diff-{BENCH_DIFF} jobs (default 24)")
+    parser.add_argument("--seed", type=int, default=8,
+                        help="seed of the random jobs: the same seed gives the same jobs (default 8)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run_time_s(jobs: int) -> float:
+    """Once built (a first build takes ~20 s more): the job sets in simavr, about."""
+    return 1.0 + jobs / 8
+
+
+def estimate_s(args: argparse.Namespace) -> float:
+    return run_time_s(args.jobs)
 
 
 def run(args: argparse.Namespace) -> int:
     missing = missing_tools()
     if missing:
-        print(f"missing: {', '.join(missing)}; apt-get install {' '.join(APT_PACKAGES)}")
+        print(f"ducorig bench avr: missing {', '.join(missing)}; apt-get install {' '.join(APT_PACKAGES)}",
+              file=sys.stderr)
         return 1
-    result = figures(args.jobs, args.seed)
+    if args.jobs < 4:
+        print("ducorig bench avr: --jobs must be at least 4 (the flat run takes the first 4)", file=sys.stderr)
+        return 2
+    try:
+        result = figures(args.jobs, args.seed)
+    except RuntimeError as e:  # a build that failed, a wrong nonce, simavr gone
+        print(f"ducorig bench avr: {e}", file=sys.stderr)
+        return 1
     print_figures(result, args.json)
     return 0

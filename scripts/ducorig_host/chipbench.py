@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from ducorig_host import cyclebench, esp8266
+from ducorig_host.bench import Progress
 from ducorig_host.simbus.bus import Traffic
 from ducorig_host.simrig import LIB, SIM_ONLY, Booked, SimError, SimRig, SimSpec, heap_bytes, micropython
 
@@ -70,6 +72,9 @@ CALIBRATION_DRIFT = 0.10
 CALIBRATION_LOOPS = (100_000, 300_000)
 CALIBRATION_CODE = "def add(n):\n    p = [0, 1, 2]\n    for i in range(n):\n        C = p[1] + p[2]\nadd({n})\n"
 FLAT_B_PER_MIN = 100.0  # --fit: a heap that shrinks (or grows) faster is not flat
+START_S = 20.0  # per configuration: valgrind's and the rig's start, the warm-up (docs/chip-budget.md)
+DEFAULT_RUN = ("{time}: 7 configurations (3, 10, 20 of our slaves, polled and with the ready line, "
+               "3 yaum slaves), each a counted and a native run of 60 s; --fit: up to 6 runs of 10 min")
 
 
 class ChipBenchError(Exception):
@@ -116,6 +121,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--most", type=int, default=20, help="--fit: the largest slave count tried (default 20)")
 
 
+def estimate_s(args: argparse.Namespace) -> float:
+    if args.fit:
+        return fit_runs(args.most) * (args.minutes * 60 + START_S)
+    return len(configs(args.slaves, args.ready, args.yaum)) * (2 * args.seconds + START_S)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         for heap in (args.heap, args.fit or args.heap):
@@ -130,11 +141,17 @@ def run(args: argparse.Namespace) -> int:
         check_calibration()
         check_controller()
         if args.fit:
-            print(json.dumps(fit(args.fit, args.minutes, ready_line(args.ready), args.most)), flush=True)
+            progress = Progress("chip", fit_runs(args.most), estimate_s(args) / fit_runs(args.most),
+                                unit="--fit run", at_most=True)
+            print(json.dumps(fit(args.fit, args.minutes, ready_line(args.ready), args.most, progress)), flush=True)
+            progress.done()
             return 0
+        progress = Progress("chip", len(todo), estimate_s(args) / len(todo))
         for config in todo:
+            progress.step(f"{config.slaves} {config.kind} slaves, ready line {'on' if config.ready_line else 'off'}")
             figures = measure(config, args.heap, args.seconds)
             print(json.dumps(figures, sort_keys=True) if args.json else text(figures), flush=True)
+        progress.done()
     except (ChipBenchError, SimError, OSError, subprocess.SubprocessError) as e:
         print(f"ducorig bench chip: {e}", file=sys.stderr)
         return 1
@@ -406,7 +423,7 @@ def text(f: dict[str, Any]) -> str:
 
 # --- --fit -------------------------------------------------------------------
 
-def fit(heap: str, minutes: float, ready: bool, most: int = 20) -> dict[str, Any]:
+def fit(heap: str, minutes: float, ready: bool, most: int = 20, progress: Progress | None = None) -> dict[str, Any]:
     """The largest count of our slaves (1..most) that mines `minutes` at
     `heap`, natively: no MemoryError in the log, every slave with accepted
     shares, and a flat heap (slope within FLAT_B_PER_MIN; not judged below
@@ -417,6 +434,8 @@ def fit(heap: str, minutes: float, ready: bool, most: int = 20) -> dict[str, Any
     runs: dict[int, dict[str, Any]] = {}
 
     def passes(n: int) -> bool:
+        if progress:
+            progress.step(f"{n} slaves at {heap} for {minutes:g} min")
         runs[n] = fit_run(Config(n, "ducorig", ready), heap, minutes)
         return runs[n]["ok"]
 
@@ -429,6 +448,11 @@ def fit(heap: str, minutes: float, ready: bool, most: int = 20) -> dict[str, Any
         "heap_per_slave_bytes": None if line is None else round(-line[1]),
         "runs": [dict(slaves=n, **r) for n, r in sorted(runs.items())],
     }
+
+
+def fit_runs(most: int) -> int:
+    """The most runs largest_passing makes over 1..most: the first, then the bisection."""
+    return 1 + math.ceil(math.log2(most)) if most > 1 else 1
 
 
 def largest_passing(passes: Callable[[int], bool], low: int, high: int) -> int:

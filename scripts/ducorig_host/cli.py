@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from importlib import metadata
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -21,12 +23,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("ducorig_host.deploy", "install the rig on the ESP8266 over USB (mpremote), then reset it"),
     "push": ("ducorig_host.push", "send boot.py, main.py and config.json (not the library) over WiFi (WebREPL)"),
 }
+BROKEN_PIPE = 128 + 13  # what a shell reports for a program killed by SIGPIPE (`... | head`)
+
+
+def version() -> str:
+    try:
+        return metadata.version("ducorig")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed: pip install -e .)"
 
 
 def dispatch(prog: str, table: dict[str, tuple[str, str]], argv: list[str]) -> int:
     """Run the command argv[0] of `table` with the rest of argv."""
     if not argv or argv[0] not in table:
         parser = argparse.ArgumentParser(prog=prog)
+        if prog == "ducorig":
+            parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {version()}")
         sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
         for name, (_, help_text) in table.items():
             sub.add_parser(name, help=help_text)
@@ -40,9 +52,17 @@ def dispatch(prog: str, table: dict[str, tuple[str, str]], argv: list[str]) -> i
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return dispatch("ducorig", COMMANDS, sys.argv[1:] if argv is None else argv)
+        code = dispatch("ducorig", COMMANDS, sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # a pipe closed early fails here, not in the interpreter's exit
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`ducorig portcheck --rules | head`): stop quietly,
+        # as CLIs killed by SIGPIPE do. Python would print an error flushing
+        # stdout at exit, so stdout goes to /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
 
 
 if __name__ == "__main__":

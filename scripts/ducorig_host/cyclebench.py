@@ -19,14 +19,18 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from ducorig_host.simrig import HEAPSIZE, SimRig, SimSpec
+from ducorig_host.bench import Progress
+from ducorig_host.simrig import HEAPSIZE, SimError, SimRig, SimSpec
 
 DIFF = 6  # the emulator's AVR tier
+START_STOP_S = 2.0  # the rig's start (ROMFS image, processes) and stop, per configuration
+DEFAULT_RUN = "{time}: 18 configurations (3, 10, 20 slaves x RTT 20, 100, 250 ms x ready line off, on) of 90 s each"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,27 +38,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rtt", default="20,100,250", help="comma list of RTTs in ms (default 20,100,250)")
     parser.add_argument("--ready", default="off,on", help="ready line: off, on or off,on (default)")
     parser.add_argument("--seconds", type=float, default=90.0, help="measured time per configuration (default 90)")
-    parser.add_argument("--i2c-hz", type=int, default=100_000)
+    parser.add_argument("--i2c-hz", type=int, default=100_000, help="I2C clock of the simulated bus (default 100000)")
     parser.add_argument("--heap", default=HEAPSIZE, help=f"MicroPython heap (default {HEAPSIZE})")
     parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
 
 
-def run(args: argparse.Namespace) -> int:
-    counts = [int(n) for n in args.slaves.split(",")]
-    rtts = [float(r) for r in args.rtt.split(",")]
+def configurations(args: argparse.Namespace) -> list[tuple[int, float, bool]]:
+    """(slaves, RTT, ready line) for each run; ValueError names a bad option."""
+    try:
+        counts = [int(n) for n in args.slaves.split(",")]
+        rtts = [float(r) for r in args.rtt.split(",")]
+    except ValueError:
+        raise ValueError(f"--slaves {args.slaves!r} and --rtt {args.rtt!r}: comma lists of numbers") from None
+    if not all(1 <= n <= 20 for n in counts) or min(rtts) < 0 or args.seconds <= 0:
+        raise ValueError("--slaves takes 1..20, --rtt 0 or more, --seconds more than 0")
+    if any(r not in ("off", "on") for r in args.ready.split(",")):
+        raise ValueError(f"--ready {args.ready!r}: use off, on or off,on")
     readies = [r == "on" for r in args.ready.split(",")]
-    for n, rtt, ready in itertools.product(counts, rtts, readies):
-        figures = measure(SimSpec(["ducorig"] * n, rtt, 0.0, args.i2c_hz, ready, heapsize=args.heap), args.seconds)
+    return list(itertools.product(counts, rtts, readies))
+
+
+def estimate_s(args: argparse.Namespace) -> float:
+    return sum(warmup_s(n) + args.seconds + START_STOP_S for n, _, _ in configurations(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        todo = configurations(args)
+    except ValueError as e:
+        print(f"ducorig bench cycle: {e}", file=sys.stderr)
+        return 2
+    progress = Progress("cycle", len(todo), estimate_s(args) / len(todo))
+    for n, rtt, ready in todo:
+        progress.step(f"{n} slaves, RTT {rtt:g} ms, ready line {'on' if ready else 'off'}")
+        spec = SimSpec(["ducorig"] * n, rtt, 0.0, args.i2c_hz, ready, heapsize=args.heap)
+        try:
+            figures = measure(spec, args.seconds)
+        except (RuntimeError, SimError, OSError) as e:
+            print(f"ducorig bench cycle: {e}", file=sys.stderr)
+            return 1
         print(json.dumps(figures, sort_keys=True) if args.json else line(figures), flush=True)
+    progress.done()
     return 0
+
+
+def warmup_s(slaves: int) -> float:
+    return 5.0 + 0.2 * slaves  # staggered starts and first connects
 
 
 def measure(spec: SimSpec, seconds: float) -> dict[str, Any]:
     rig = SimRig(spec, Path(tempfile.mkdtemp(prefix="ducorig-bench-")))
     rig.start()
     try:
-        warmup = 5.0 + 0.2 * len(spec.slaves)  # staggered starts and first connects
-        time.sleep(warmup)
+        time.sleep(warmup_s(len(spec.slaves)))
         base = _sample(rig)
         time.sleep(seconds)
         end = _sample(rig)

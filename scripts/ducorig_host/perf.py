@@ -21,23 +21,12 @@ from ducorig_host import perfcsv, perfplot
 from ducorig_host.balancehistory import HOUR_S, BalanceHistory, Rate, Sample
 from ducorig_host.rest import ApiError, RestClient, UserNotFound, add_api_arguments, client_from_args
 from ducorig_host.screen import Screen
-from ducorig_host.termchart import clock_label, line_chart
+from ducorig_host.termchart import clock_label, format_duration, line_chart
 
 WINDOWS_MIN = (1, 10, 60)
 PROJECTION_WINDOW_S = HOUR_S
 CHART_WIDTH = 60
 CHART_HEIGHT = 8
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
 def format_rate(rate: Rate | None) -> str:

@@ -4,22 +4,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from ducorig.pool import ConnectLimiter, PoolClient
 from ducorig_host.avrclient import SimulatedAvr, ducoid_for
 from ducorig_host.emulator import EmulatorConfig, PoolEmulator
 from ducorig_host.percentile import percentile
-from ducorig_host.bench import print_figures
+from ducorig_host.bench import Progress, print_figures
+
+SHARES_PER_S = 1500  # what one loopback miner gets through, about (no hashing time)
+DEFAULT_RUN = "{time}: 1 miner x 500 shares"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--miners", type=int, default=1)
-    parser.add_argument("--shares", type=int, default=500, help="accepted shares per miner")
+    parser.add_argument("--miners", type=int, default=1,
+                        help="pool connections mining at once, each a simulated AVR (default 1)")
+    parser.add_argument("--shares", type=int, default=500, help="accepted shares per miner (default 500)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def estimate_s(args: argparse.Namespace) -> float:
+    return 1.0 + args.miners * args.shares / SHARES_PER_S
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.miners < 1 or args.shares < 1:
+        print("ducorig bench pool: --miners and --shares must be at least 1", file=sys.stderr)
+        return 2
+    progress = Progress("pool", 1, estimate_s(args))
+    progress.step(f"{args.miners} miner(s) x {args.shares} shares")
     figures = asyncio.run(bench_pool(args.miners, args.shares))
+    progress.done()
     print_figures(figures, args.json)
     return 0
 

@@ -13,6 +13,17 @@ def clock_label(t: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t))
 
 
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
 def step_columns(points: Sequence[Point], width: int) -> list[float]:
     """The value at the end of each of `width` equal time slices; a slice
     without a sample keeps the value before it."""
