@@ -1,17 +1,22 @@
 # Test doubles for what only the ESP8266 has: `machine` (RTC memory, Pin,
-# WDT, reset), `network` (the WiFi chip and an access point within reach)
-# and `esp` (sleep type). `with FakeChip() as chip:` puts them in sys.modules
-# for the chip-only modules of lib/ducorig to import, and takes them (and
-# those modules) out again afterwards.
+# WDT, Timer, reset and its cause), `network` (the WiFi chip and an access
+# point within reach) and `esp` (sleep type). `with FakeChip() as chip:` puts
+# them in sys.modules for the chip-only modules of lib/ducorig to import, and
+# takes them (and those modules) out again afterwards. Clock stands in for
+# time where a test needs minutes to pass.
+import asyncio
 import sys
 
 import ducorig
 from ducorig.ticks import ticks_diff, ticks_ms
 
-CHIP_MODULES = ("ducorig.wifi", "ducorig.autostart")
+CHIP_MODULES = ("ducorig.wifi", "ducorig.autostart", "ducorig.rtcmem")
 JOIN_MS = 50  # how long the fake SDK takes to join (scan, auth, DHCP)
 
 current = None  # the FakeChip in use
+
+# machine.reset_cause() (the SDK's reset reasons; machine names 0, 1, 4, 5, 6)
+PWRON_RESET, WDT_RESET, EXCEPTION_RESET, SOFT_WDT_RESET, SOFT_RESET, DEEPSLEEP_RESET, HARD_RESET = range(7)
 
 # network's station status codes (ESP8266 values)
 IDLE, CONNECTING, WRONG_PASSWORD, NO_AP_FOUND, CONNECT_FAIL, GOT_IP = 0, 1, 2, 3, 4, 5
@@ -128,6 +133,60 @@ class WDT:
         self.feeds += 1
 
 
+class Timer:
+    """A virtual timer (id -1). The test fires it: fire() runs the callback,
+    as the chip's scheduler would once the period is over."""
+    ONE_SHOT, PERIODIC = 0, 1
+
+    def __init__(self, n):
+        assert n == -1, n
+        self.period = self.callback = None
+        current.timers.append(self)
+
+    def init(self, mode=PERIODIC, period=-1, callback=None):
+        self.mode, self.period, self.callback = mode, period, callback
+
+    def deinit(self):
+        self.callback = None
+
+    def pending(self):
+        return self.callback is not None
+
+    def fire(self):
+        callback = self.callback
+        if self.mode == Timer.ONE_SHOT:
+            self.callback = None
+        callback(self)
+
+
+class Clock:
+    """Minutes in no time: sleep(ms) (what the code under test is given in
+    place of ticks.sleep_ms) ends once advance() has moved now past its end."""
+
+    def __init__(self):
+        self.now = 0
+        self.sleepers = []  # [end, Event]
+
+    async def sleep(self, ms):
+        sleeper = [self.now + ms, asyncio.Event()]
+        self.sleepers.append(sleeper)
+        try:
+            await sleeper[1].wait()
+        finally:
+            if sleeper in self.sleepers:
+                self.sleepers.remove(sleeper)
+
+    async def advance(self, ms):
+        """Move the time on and let the sleepers it wakes run to their next wait."""
+        self.now += ms
+        for sleeper in list(self.sleepers):
+            if sleeper[0] <= self.now:
+                self.sleepers.remove(sleeper)
+                sleeper[1].set()
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+
 class FakeChip:
     def __init__(self):
         self.sta = FakeWLAN(False)
@@ -136,13 +195,18 @@ class FakeChip:
         self.rtc = b""
         self.pins = {}  # GPIO -> level; an unset pin reads its pull
         self.wdts = []
+        self.timers = []
         self.resets = 0
+        self.cause = PWRON_RESET  # of the last reset
         self.sleep_types = []
 
     def _modules(self):
         machine = _Module()
-        machine.Pin, machine.RTC, machine.WDT = Pin, RTC, WDT
+        machine.Pin, machine.RTC, machine.WDT, machine.Timer = Pin, RTC, WDT, Timer
         machine.reset = self._reset
+        machine.reset_cause = lambda: self.cause
+        machine.PWRON_RESET, machine.WDT_RESET, machine.SOFT_RESET = PWRON_RESET, WDT_RESET, SOFT_RESET
+        machine.DEEPSLEEP_RESET, machine.HARD_RESET = DEEPSLEEP_RESET, HARD_RESET
         network = _Module()
         network.STA_IF, network.AP_IF = 0, 1
         network.STAT_IDLE, network.STAT_CONNECTING, network.STAT_GOT_IP = IDLE, CONNECTING, GOT_IP
@@ -158,7 +222,9 @@ class FakeChip:
         return self.ap_if if interface == 1 else self.sta
 
     def _reset(self):
+        """machine.reset(); the test boots the chip again when it likes."""
         self.resets += 1
+        self.cause = SOFT_RESET
 
     def __enter__(self):
         global current
