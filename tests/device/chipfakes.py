@@ -10,7 +10,7 @@ import sys
 import ducorig
 from ducorig.ticks import ticks_diff, ticks_ms
 
-CHIP_MODULES = ("ducorig.wifi", "ducorig.autostart", "ducorig.rtcmem")
+CHIP_MODULES = ("ducorig.wifi", "ducorig.autostart")
 JOIN_MS = 50  # how long the fake SDK takes to join (scan, auth, DHCP)
 
 current = None  # the FakeChip in use

@@ -98,11 +98,11 @@ def test_main_py_starts_the_rig_headless():
 
 def test_the_console_stops_flag_keeps_the_repl_once():
     with FakeChip() as chip:
-        from ducorig import rig as rigmod, rtcmem
+        from ducorig import autostart, rig as rigmod
 
         rigmod.Rig.safe_reboot(None)  # what the console's q does once the watchdog is armed
-        assert rtcmem.read() == (rtcmem.NOAUTO, 0) and chip.resets == 1
-        assert boot() == [] and rtcmem.read() == (0, 0)  # cleared as it is read
+        assert chip.rtc == b"dcr1\x01\x00" and chip.resets == 1  # the record's layout: flags NOAUTO, 0 crashes
+        assert boot() == [] and autostart.record() == (0, 0)  # cleared as it is read
         assert len(boot()) == 1  # the next reset mines again
 
 
@@ -126,29 +126,29 @@ def test_only_watchdog_and_exception_resets_of_a_young_rig_count():
     counted = []
     for cause in range(7):
         with FakeChip() as chip:
-            from ducorig import rtcmem
+            from ducorig import autostart
 
             mine_then_reset(chip, cause)
             assert len(boot()) == 1
-            counted.append(rtcmem.read()[1])
+            counted.append(autostart.record()[1])
     # power-on, machine.reset() (console R, mpremote, deploy), deep sleep and
     # the reset pin are no crashes
-    assert counted == [0, 1, 1, 1, 0, 0, 0] and (WDT_RESET, EXCEPTION_RESET, SOFT_WDT_RESET) == (1, 2, 3)
+    assert counted == [0, 1, 1, 1, 0, 0, 0]
 
 
 def test_a_rig_back_at_the_repl_leaves_no_crash_to_count():
     with FakeChip() as chip:
-        from ducorig import rtcmem
+        from ducorig import autostart
 
         chip.cause = SOFT_WDT_RESET  # the last hard reset was a crash
         assert len(boot()) == 1  # the rig mines and returns (q, a config error)
         assert len(boot()) == 1  # Ctrl-D: a soft reset keeps the old cause
-        assert rtcmem.read() == (0, 0)
+        assert autostart.record() == (0, 0)
 
 
 def test_three_crashes_keep_the_repl_and_retry_after_10_20_40_then_60_minutes():
     with FakeChip() as chip:
-        from ducorig import autostart, rtcmem
+        from ducorig import autostart
 
         lines = []
         autostart.print = lines.append
@@ -161,8 +161,9 @@ def test_three_crashes_keep_the_repl_and_retry_after_10_20_40_then_60_minutes():
             timer = chip.timers[-1]
             assert timer.pending() and timer.mode == timer.ONE_SHOT and chip.resets == crashes - 3
             waits.append(timer.period // 60000)
-            timer.fire()  # the wait is over: a reset into mining
-            assert chip.resets == crashes - 2 and rtcmem.read() == (rtcmem.RETRY, crashes)
+            timer.fire()  # the wait is over: a reset into mining (machine.reset(): no crash)
+            assert chip.resets == crashes - 2 and chip.cause == SOFT_RESET
+            assert autostart.record() == (autostart.RETRY, crashes)
             mine_then_reset(chip, EXCEPTION_RESET)  # the retry crashes again at once
         assert waits == [10, 20, 40, 60, 60]
         assert lines[0] == ("ducorig: no autostart (crash loop: 3 resets by the watchdog or an exception"
@@ -172,35 +173,35 @@ def test_three_crashes_keep_the_repl_and_retry_after_10_20_40_then_60_minutes():
 
 def test_the_guard_leaves_the_console_stop_and_a_reset_alone():
     with FakeChip() as chip:
-        from ducorig import autostart, rtcmem
+        from ducorig import autostart
 
         for _ in range(3):
             mine_then_reset(chip, WDT_RESET)
-        assert boot() == [] and rtcmem.read() == (0, 3) and len(chip.timers) == 1
+        assert boot() == [] and chip.rtc == b"dcr1\x00\x03" and len(chip.timers) == 1
         chip.cause = HARD_RESET  # the reset button: no crash, and the count stays
-        assert boot() == [] and rtcmem.read() == (0, 3) and len(chip.timers) == 2
+        assert boot() == [] and autostart.record() == (0, 3) and len(chip.timers) == 2
         autostart.reboot_to_repl()
         assert boot() == [] and len(chip.timers) == 2  # the stop's REPL: no retry timer
 
 
 def test_mining_from_the_repl_cancels_the_guards_retry():
     with FakeChip() as chip:
-        from ducorig import autostart, rtcmem
+        from ducorig import autostart
 
         for _ in range(3):
             mine_then_reset(chip, WDT_RESET)
         assert boot() == []
         assert len(with_rig_recorded(autostart.start)) == 1
-        assert not chip.timers[-1].pending() and rtcmem.read() == (0, 3)
+        assert not chip.timers[-1].pending() and autostart.record() == (0, 3)
 
 
 async def test_a_crash_counts_for_60_s_and_10_minutes_of_mining_clear_the_count():
     with FakeChip() as chip:
-        from ducorig import autostart, rtcmem
+        from ducorig import autostart
 
         chip.ap = ("home", "secret")
         chip.sta.boot("home", "secret")
-        rtcmem.write(rtcmem.STARTED, 2)  # as start() leaves it after two boot crashes
+        autostart.save(autostart.STARTED, 2)  # as start() leaves it after two boot crashes
         clock = Clock()
         rig = StubRig()
         seen = {}
@@ -220,12 +221,12 @@ async def test_a_crash_counts_for_60_s_and_10_minutes_of_mining_clear_the_count(
         records = {}
         for at in seen:
             chip.rtc = seen[at]
-            records[at] = rtcmem.read()
-        assert records == {59999: (rtcmem.STARTED, 2), 60000: (0, 2), 599999: (0, 2), 600000: (0, 0)}
+            records[at] = autostart.record()
+        assert records == {59999: (autostart.STARTED, 2), 60000: (0, 2), 599999: (0, 2), 600000: (0, 0)}
         for at, crashes in ((59999, 3), (60000, 2)):  # a watchdog reset at that time
             chip.rtc, chip.cause = seen[at], SOFT_WDT_RESET
             boot()
-            assert rtcmem.read()[1] == crashes
+            assert autostart.record()[1] == crashes
 
 
 async def test_headless_brings_wifi_up_first_and_leaves_the_watchdog_to_the_rig():
