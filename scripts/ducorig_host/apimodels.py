@@ -44,6 +44,7 @@ class Miner:
     rejected: int
     ki: float
     wd: int | None
+    ducoid: str = ""  # the chip's DUCOID: the emulator lists it, the public API does not
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> Miner:
@@ -60,6 +61,7 @@ class Miner:
             rejected=as_int(raw.get("rejected")),
             ki=as_float(raw.get("ki", 1)),
             wd=None if wd in (None, "", "None") else as_int(wd),
+            ducoid=as_text(raw.get("ducoid")),
         )
 
     @property

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ducorig_host.apimodels import KeyCheck, UserSnapshot
+from ducorig_host.cli import whole_number
 from ducorig_host.minerreport import DEFAULT_MAX_WORKERS, DEFAULT_WORKER_MARGIN
 from ducorig_host.rest import ApiError, RestClient, UserNotFound, add_api_arguments, client_from_args
 
@@ -106,10 +107,10 @@ def run_checks(client: RestClient, user: str, key: str | None, max_workers: int 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXIT_CODES_HELP
     parser.add_argument("user", help="Duino-Coin username")
-    parser.add_argument("--key", help="the mining key the rig uses (checked with /mining_key)")
-    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, metavar="N",
+    parser.add_argument("-k", "--key", help="the mining key the rig uses (checked with /mining_key)")
+    parser.add_argument("--max-workers", type=whole_number(1), default=DEFAULT_MAX_WORKERS, metavar="N",
                         help="the pool's worker limit (default %(default)d)")
-    parser.add_argument("--worker-margin", type=int, default=DEFAULT_WORKER_MARGIN, metavar="N",
+    parser.add_argument("--worker-margin", type=whole_number(0), default=DEFAULT_WORKER_MARGIN, metavar="N",
                         help="warn this close to the worker limit (default %(default)d)")
     add_api_arguments(parser, polling=False)
 

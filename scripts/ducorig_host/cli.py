@@ -9,6 +9,7 @@ import importlib
 import os
 import sys
 from importlib import metadata
+from typing import Callable
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,6 +32,31 @@ def version() -> str:
         return metadata.version("ducorig")
     except metadata.PackageNotFoundError:  # run from a checkout that was never installed
         return "unknown (not installed: pip install -e .)"
+
+
+def positive_number(text: str) -> float:
+    """An option's type: a number above 0 (a timeout, an interval)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0")
+    return value
+
+
+def whole_number(least: int) -> Callable[[str], int]:
+    """An option's type: a whole number, `least` or more (a count, a margin)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {least} or more")
+        return value
+
+    return parse
 
 
 def dispatch(prog: str, table: dict[str, tuple[str, str]], argv: list[str]) -> int:

@@ -10,43 +10,58 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
+from ducorig_host.cli import whole_number
 from ducorig_host.emulator.tiers import DEFAULT_TIERS, Tier, parse_tier
+from ducorig_host.apimodels import Miner
 from ducorig_host.minerreport import (DEFAULT_MAX_WORKERS, DEFAULT_MIN_EFFICIENCY, DEFAULT_WORKER_MARGIN,
-                                      SORT_KEYS, Limits, MinerLine, Report, RigConfig, Totals, build_report)
-from ducorig_host.rest import ApiError, RestClient, UserNotFound, add_api_arguments, client_from_args
+                                      SORT_KEYS, Limits, MinerLine, Report, RigConfig, RigGroup, Totals,
+                                      build_report)
+from ducorig_host.rest import ApiError, RestClient, UserNotFound, add_api_arguments, client_from_args, no_answer
 from ducorig_host.screen import Screen
 from ducorig_host.termchart import clock_label
 
-COLUMNS = ("software", "identifier", "thread", "H/s", "diff", "acc", "rej", "share s", "ki", "eff", "pool", "flags")
-RIGHT_ALIGNED = {"H/s", "diff", "acc", "rej", "share s", "ki", "eff"}
+WIDTH = 80
+NUMBERS = ("thread", "H/s", "diff", "acc", "rej", "share s", "ki", "eff")
+LEFT_ALIGNED = {"DUCOID", "thread"}
 SHORT_THREADID = 8
+# Text fields said once per rig when all its miners share them, else under each row.
+SHARED_FIELDS = ("software", "pool")
+NO_DUCOID_NOTE = ("no DUCOID: this API does not list the miners' chip IDs (the emulator does), "
+                  "so rows cannot be matched to slaves")
 
 
 def number(value: float, spec: str) -> str:
     return "-" if math.isnan(value) else format(value, spec)
 
 
-def miner_cells(line: MinerLine) -> list[str]:
+def miner_cells(line: MinerLine, with_ducoid: bool) -> list[str]:
     m = line.miner
-    return [m.software, m.identifier, m.threadid[:SHORT_THREADID], number(m.hashrate, ".0f"), str(m.diff),
-            str(m.accepted), str(m.rejected), number(m.sharetime, ".2f"), number(m.ki, "g"),
-            number(m.efficiency, ".0%"), m.pool, "; ".join(line.flags)]
+    cells = [m.threadid[:SHORT_THREADID], number(m.hashrate, ".0f"), str(m.diff), str(m.accepted),
+             str(m.rejected), number(m.sharetime, ".2f"), number(m.ki, "g"), number(m.efficiency, ".0%")]
+    return [m.ducoid or "-", *cells] if with_ducoid else cells
 
 
 def format_table(header: tuple[str, ...], rows: list[list[str]], indent: str = "  ") -> list[str]:
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
 
     def line(cells: list[str] | tuple[str, ...]) -> str:
-        parts = [cell.rjust(width) if name in RIGHT_ALIGNED else cell.ljust(width)
+        parts = [cell.ljust(width) if name in LEFT_ALIGNED else cell.rjust(width)
                  for name, cell, width in zip(header, cells, widths)]
         return (indent + "  ".join(parts)).rstrip()
 
     return [line(header), *(line(row) for row in rows)]
+
+
+def wrapped(text: str, indent: str) -> list[str]:
+    """Text that fits WIDTH columns; continued lines indented two more."""
+    return textwrap.wrap(text, WIDTH - 1, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False)
 
 
 def totals_text(totals: Totals) -> str:
@@ -54,17 +69,43 @@ def totals_text(totals: Totals) -> str:
             f"{totals.rejected} rejected, {totals.full_workers:.2f} full-worker equivalents")
 
 
+def fields_text(miner: Miner, names: tuple[str, ...]) -> str:
+    return ", ".join(f"{name} {getattr(miner, name) or '-'}" for name in names)
+
+
+def rig_lines(rig: RigGroup, with_ducoid: bool) -> list[str]:
+    """The rig's header, what its miners share, then one row per miner with,
+    under it, its own software or pool where they differ, and its flags."""
+    miners = [line.miner for line in rig.lines]
+    shared = tuple(name for name in SHARED_FIELDS if len({getattr(m, name) for m in miners}) == 1)
+    own = tuple(name for name in SHARED_FIELDS if name not in shared)
+    lines = ["", *wrapped(f"rig {rig.label}", ""), *wrapped(totals_text(rig.totals), "  ")]
+    if shared:
+        lines += wrapped(fields_text(miners[0], shared), "  ")
+    lines += [line for flag in rig.flags for line in wrapped(f"! {flag}", "  ")]
+    header = (("DUCOID",) if with_ducoid else ()) + NUMBERS
+    table = format_table(header, [miner_cells(line, with_ducoid) for line in rig.lines])
+    lines.append(table[0])
+    for row, line in zip(table[1:], rig.lines):
+        lines.append(row)
+        if own:
+            lines += wrapped(fields_text(line.miner, own), "    ")
+        lines += [text for flag in line.flags for text in wrapped(f"! {flag}", "    ")]
+    return lines
+
+
 def render_text(report: Report, limits: Limits, rig_filter: str | None) -> str:
     lines = [f"{report.user}: {report.online} miner(s) online (pool limit {limits.max_workers})"]
-    lines += [f"  ! {flag}" for flag in report.flags]
+    lines += [line for flag in report.flags for line in wrapped(f"! {flag}", "  ")]
     if not report.rigs:
         lines.append(f"no rig named {rig_filter!r} online" if rig_filter else "no miner online")
+    with_ducoid = any(line.miner.ducoid for rig in report.rigs for line in rig.lines)
     for rig in report.rigs:
-        lines += ["", f"rig {rig.label}: {totals_text(rig.totals)}"]
-        lines += [f"  ! {flag}" for flag in rig.flags]
-        lines += format_table(COLUMNS, [miner_cells(line) for line in rig.lines])
+        lines += rig_lines(rig, with_ducoid)
     if len(report.rigs) > 1:
-        lines += ["", f"total: {totals_text(report.totals)}"]
+        lines += ["", f"total of {len(report.rigs)} rigs", *wrapped(totals_text(report.totals), "  ")]
+    if report.rigs and not with_ducoid:
+        lines += ["", *wrapped(NO_DUCOID_NOTE, "")]
     flagged = len(report.flags) + sum(len(rig.flags) + sum(bool(line.flags) for line in rig.lines)
                                       for rig in report.rigs)
     lines += ["", f"attention: {flagged} item(s) flagged" if flagged else "nothing needs attention"]
@@ -112,20 +153,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default %(default)s)")
     parser.add_argument("--reverse", action="store_true", help="sort in descending order")
     parser.add_argument("--rig", metavar="NAME", help="show only this rig (an identifier or a wallet id)")
-    parser.add_argument("--config", metavar="RIG_JSON",
+    parser.add_argument("-c", "--config", metavar="RIG_JSON",
                         help='rig config (JSON with "rig": name, "slaves": [...], optional "wallet_id"): '
                              "flags a rig with more miners than slaves")
-    parser.add_argument("--watch", action="store_true", help="redraw every --interval seconds until Ctrl-C")
-    parser.add_argument("--count", type=int, metavar="N", help="with --watch: stop after N requests")
-    parser.add_argument("--json", action="store_true", help="machine-readable output (one line per request)")
+    parser.add_argument("-w", "--watch", action="store_true", help="redraw every --interval seconds until Ctrl-C")
+    parser.add_argument("--count", type=whole_number(1), metavar="N", help="with --watch: stop after N requests")
+    parser.add_argument("-j", "--json", action="store_true", help="machine-readable output (one line per request)")
     add_api_arguments(parser, polling=True)
     parser.add_argument("--tier", action="append", type=tier_option, default=[], metavar="NAME:DIFF:MIN:MAX",
                         help=f"hashrate window of a difficulty (repeatable, replaces the defaults: {windows})")
     parser.add_argument("--min-efficiency", type=float, default=DEFAULT_MIN_EFFICIENCY, metavar="F",
                         help="flag a miner whose reward efficiency 0.96^(ki-1) is below F (default %(default)g)")
-    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, metavar="N",
+    parser.add_argument("--max-workers", type=whole_number(1), default=DEFAULT_MAX_WORKERS, metavar="N",
                         help="the pool's worker limit (default %(default)d)")
-    parser.add_argument("--worker-margin", type=int, default=DEFAULT_WORKER_MARGIN, metavar="N",
+    parser.add_argument("--worker-margin", type=whole_number(0), default=DEFAULT_WORKER_MARGIN, metavar="N",
                         help="flag an account this close to the worker limit (default %(default)d)")
 
 
@@ -181,20 +222,23 @@ def run(args: argparse.Namespace) -> int:
 
 def watch(view: MinersView, screen: Screen, count: int | None = None) -> int:
     """Redraw (the client paces the requests); JSON mode prints one line per
-    request and reports failures on stderr, so stdout stays JSON Lines."""
+    request and reports failures on stderr, so stdout stays JSON Lines.
+    1 if not one table came this run, saying why."""
     requests, shown = 0, 0
+    failure: ApiError | None = None
     try:
         while count is None or requests < count:
             requests += 1
             try:
                 report = view.fetch()
             except ApiError as exc:
+                failure = exc
+                if isinstance(exc, UserNotFound) and not shown:
+                    break
                 if view.args.json:
                     print(f"ducorig miners: {exc}", file=sys.stderr)
                 else:
                     screen.show(view.stale(exc))
-                if isinstance(exc, UserNotFound) and not shown:
-                    return 1
                 continue
             shown += 1
             if view.args.json:
@@ -203,4 +247,7 @@ def watch(view: MinersView, screen: Screen, count: int | None = None) -> int:
                 screen.show(view.output(report))
     except KeyboardInterrupt:
         pass
+    if not shown:
+        print(f"ducorig miners: {no_answer(requests, failure)}", file=sys.stderr)
+        return 1
     return 0

@@ -5,13 +5,14 @@ successor of the seed's jperf.py).
 
 An API error never ends the live view: the last figures stay up, marked with
 their age and the error. Exit codes: 0 ran (or --once printed a sample),
-1 nothing could be shown (--once failed, or the user does not exist),
-2 bad options (too short an interval for the public API, no matplotlib for
---png, an unusable CSV path)."""
+1 nothing could be shown (not one sample came this run, or the user does not
+exist), 2 bad options (too short an interval for the public API, no
+matplotlib for --png, a CSV or PNG path whose folder is missing)."""
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Callable
 
 from ducorig_host import perfcsv, perfplot
 from ducorig_host.balancehistory import HOUR_S, BalanceHistory, Rate, Sample
-from ducorig_host.rest import ApiError, RestClient, UserNotFound, add_api_arguments, client_from_args
+from ducorig_host.cli import whole_number
+from ducorig_host.rest import ApiError, RestClient, UserNotFound, add_api_arguments, client_from_args, no_answer
 from ducorig_host.screen import Screen
 from ducorig_host.termchart import clock_label, format_duration, line_chart
 
@@ -170,15 +172,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png", metavar="FILE", help="keep a plot of balance and DUCO/day in FILE "
                                                       f"(needs matplotlib: {perfplot.INSTALL_COMMAND})")
     parser.add_argument("--once", action="store_true", help="print one sample and exit (for cron)")
-    parser.add_argument("--count", type=int, metavar="N", help="stop after N requests (default: until Ctrl-C)")
+    parser.add_argument("--count", type=whole_number(1), metavar="N",
+                        help="stop after N requests (default: until Ctrl-C)")
     parser.add_argument("--chart-minutes", type=float, default=60.0, metavar="M",
                         help="time span of the terminal chart (default %(default)g; 0: everything)")
 
 
-def open_log(path: Path, user: str, history: BalanceHistory) -> tuple[Path, list[str]]:
-    """Pick the CSV file and load its samples of `user` into `history`."""
+def check_folder(path: Path) -> Path:
+    """A file to write: its folder must exist and be writable, checked
+    before the first request rather than found out at the first sample."""
     if not path.parent.is_dir():
         raise ValueError(f"{path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(f"{path}: the folder {path.parent} is not writable")
+    return path
+
+
+def open_log(path: Path, user: str, history: BalanceHistory) -> tuple[Path, list[str]]:
+    """Pick the CSV file and load its samples of `user` into `history`."""
+    check_folder(path)
     choice = perfcsv.choose_log(path)
     loaded = perfcsv.load(choice.path, user)
     notes = [choice.note] if choice.note else []
@@ -193,15 +205,16 @@ def open_log(path: Path, user: str, history: BalanceHistory) -> tuple[Path, list
 def run(args: argparse.Namespace) -> int:
     try:
         client = client_from_args(args)
-        if args.png:
+        png_path = check_folder(Path(args.png)) if args.png else None
+        if png_path:
             perfplot.pyplot()
         history = BalanceHistory()
         csv_path, notes = open_log(Path(args.csv), args.user, history) if args.csv else (None, [])
     except (ValueError, OSError, perfplot.PlotUnavailable) as exc:
         print(f"ducorig perf: {exc}", file=sys.stderr)
         return 2
-    monitor = PerfMonitor(args.user, client.base_url, history, csv_path,
-                          Path(args.png) if args.png else None, notes, chart_minutes=args.chart_minutes)
+    monitor = PerfMonitor(args.user, client.base_url, history, csv_path, png_path, notes,
+                          chart_minutes=args.chart_minutes)
     if args.once:
         return once(monitor, client)
     return watch(monitor, client, Screen(), args.count)
@@ -221,13 +234,17 @@ def once(monitor: PerfMonitor, client: RestClient) -> int:
 
 
 def watch(monitor: PerfMonitor, client: RestClient, screen: Screen, count: int | None = None) -> int:
-    """Poll (the client paces the requests) and redraw until Ctrl-C or `count`."""
+    """Poll (the client paces the requests) and redraw until Ctrl-C or
+    `count`; 1 if not one sample came this run, saying why."""
     try:
         while count is None or monitor.attempts < count:
             monitor.poll(client)
-            screen.show(monitor.render())
             if monitor.user_unknown:
-                return 1
+                break
+            screen.show(monitor.render())
     except KeyboardInterrupt:
         print(f"stopped after {monitor.samples_this_run} sample(s)")
+    if monitor.samples_this_run == 0:
+        print(f"ducorig perf: {no_answer(monitor.attempts, monitor.last_error)}", file=sys.stderr)
+        return 1
     return 0

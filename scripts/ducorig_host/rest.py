@@ -24,8 +24,9 @@ from typing import Any, Callable
 from urllib.parse import quote, urlencode, urlsplit
 
 from ducorig_host.apimodels import KeyCheck, UserSnapshot
-from ducorig_host.getpool import PUBLIC_API
+from ducorig_host.cli import positive_number
 
+PUBLIC_API = "https://server.duinocoin.com"
 DEFAULT_INTERVAL_S = 20.0      # 5000 requests/day per IP allow one per ~17.3 s
 MIN_PUBLIC_INTERVAL_S = 5.0
 DEFAULT_TIMEOUT_S = 10.0
@@ -150,7 +151,7 @@ class RestClient:
             result = unwrap(self.get_json(f"/v2/users/{quote(username, safe='')}"))
         except ApiRefused as exc:
             if _NO_SUCH_USER.search(str(exc)):
-                raise UserNotFound(f"user {username!r} not found: {exc}") from None
+                raise UserNotFound(f"no such user {username!r} (the API says: {exc})") from None
             raise
         try:
             return UserSnapshot.from_api(result, username)
@@ -190,7 +191,8 @@ class RestClient:
                     if failure.rate_limited:
                         self._quiet_until = self.clock() + delay
                         raise ApiRateLimited(f"{url}: {failure}", self._quiet_until) from None
-                    raise ApiUnreachable(f"{url}: {failure} (after {attempt + 1} attempts)") from None
+                    tries = f"{attempt + 1} attempts" if attempt else "1 attempt"
+                    raise ApiUnreachable(f"{url}: {failure} (after {tries})") from None
                 self.sleep(delay)
                 attempt += 1
                 continue
@@ -261,22 +263,44 @@ def _retry_after(exc: urllib.error.HTTPError) -> float | None:
         return None  # absent, or an HTTP date: use the default back-off
 
 
+def no_answer(requests: int, error: ApiError | None) -> str:
+    """Why a polling command has nothing to show: its exit message."""
+    if isinstance(error, UserNotFound):
+        return str(error)
+    if error is None:
+        return "stopped before the first answer"
+    return f"no answer in {requests} request(s); the last error: {error}"
+
+
 # -- shared command-line options ----------------------------------------------------
+def api_url(text: str) -> str:
+    """The --api option: a base URL. A bare HOST[:PORT] gets http:// on
+    loopback and private addresses (the emulator speaks plain HTTP) and
+    https:// elsewhere (the public API)."""
+    if "://" not in text:
+        text = ("https://" if is_public("http://" + text) else "http://") + text
+    parts = urlsplit(text)
+    try:
+        parts.port  # raises ValueError for a port that is not a number 0..65535
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the port is not a number 0..65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r}: give http://HOST:PORT or https://HOST (or HOST:PORT)")
+    return text.rstrip("/")
+
+
 def add_api_arguments(parser: argparse.ArgumentParser, polling: bool) -> None:
-    parser.add_argument("--api", default=PUBLIC_API, metavar="URL",
-                        help="REST API base URL (default: the public API; "
-                             "http://127.0.0.1:PORT for the emulator of `ducorig sim`/`ducorig pool`)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+    parser.add_argument("-a", "--api", type=api_url, default=PUBLIC_API, metavar="URL",
+                        help="REST API base URL (default: the public API; 127.0.0.1:PORT, or "
+                             "http://127.0.0.1:PORT, for the emulator of `ducorig sim`/`ducorig pool`)")
+    parser.add_argument("-t", "--timeout", type=positive_number, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help="per-request timeout (default %(default)g s)")
     if polling:
-        parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, metavar="S",
+        parser.add_argument("-i", "--interval", type=positive_number, default=DEFAULT_INTERVAL_S, metavar="S",
                             help=f"seconds between requests (default %(default)g; at least "
                                  f"{MIN_PUBLIC_INTERVAL_S:g} against the public API)")
 
 
 def client_from_args(args: argparse.Namespace) -> RestClient:
     """Raises ValueError for an interval the public API would punish."""
-    interval = getattr(args, "interval", DEFAULT_INTERVAL_S)
-    if interval <= 0:
-        raise ValueError("the interval must be positive")
-    return RestClient(args.api, interval_s=interval, timeout_s=args.timeout)
+    return RestClient(args.api, interval_s=getattr(args, "interval", DEFAULT_INTERVAL_S), timeout_s=args.timeout)

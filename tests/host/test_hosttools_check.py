@@ -20,7 +20,7 @@ def run_check(argv: list[str], capsys) -> tuple[int, str]:
     (["alice"], check.KEY_UNCHECKED, ["give it with --key"]),
     (["bob", "--key", "anything"], check.NO_MINERS, ["ignored: send None", "FAIL  miners   none online"]),
     (["carol", "--key", "right-key"], check.NO_MINERS, ["ok    key      right"]),  # her rig uses a wrong key
-    (["nobody"], check.NO_ACCOUNT, ["FAIL  account  user 'nobody' not found"]),
+    (["nobody"], check.NO_ACCOUNT, ["FAIL  account  no such user 'nobody'"]),
     (["alice", "--key", "s3cret", "--max-workers", "4", "--worker-margin", "0"], check.OK, ["4 online"]),
     (["alice", "--key", "s3cret", "--max-workers", "6"], check.OK, ["warn  miners   4 online", "nearly full"]),
     (["alice", "--key", "s3cret", "--max-workers", "3"], check.OVER_LIMIT, ["too many"]),

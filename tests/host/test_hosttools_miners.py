@@ -41,13 +41,36 @@ def test_table_groups_by_rig_with_totals(world, capsys) -> None:
     assert miners.run(parse_args(miners, ["alice", "--api", world.url])) == 0
     out = capsys.readouterr().out
     assert "alice: 4 miner(s) online (pool limit 50)" in out
-    assert "rig wallet id 2811 (rig-1): 3 miner(s), 1020 H/s" in out
-    assert "rig desk-nano: 1 miner(s), 420 H/s" in out
-    assert "total: 4 miner(s), 1440 H/s" in out
-    header = next(line for line in out.splitlines() if "identifier" in line)
-    assert header.split() == ["software", "identifier", "thread", "H/s", "diff", "acc", "rej", "share", "s",
-                              "ki", "eff", "pool", "flags"]
+    assert "\nrig wallet id 2811 (rig-1)\n  3 miner(s), 1020 H/s, " in out
+    assert "\nrig desk-nano\n  1 miner(s), 420 H/s" in out
+    assert "\ntotal of 2 rigs\n  4 miner(s), 1440 H/s" in out
+    header = next(line for line in out.splitlines() if "DUCOID" in line)
+    assert header.split() == ["DUCOID", "thread", "H/s", "diff", "acc", "rej", "share", "s", "ki", "eff"]
     assert "attention: 1 item(s) flagged" in out  # desk-nano's rejected share
+    assert "\n  software Official AVR Miner 4.3, pool ducorig-emulator\n" in out
+    assert "\n    ! 1 rejected\n" in out
+
+
+def test_table_fits_80_columns_and_rows_name_their_chip(world, capsys) -> None:
+    assert miners.run(parse_args(miners, ["alice", "--api", world.url])) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 80
+    # Each row starts with the DUCOID its slave sends (the console's `d` shows it): rows match slaves.
+    ducoids = [miner.ducoid for miner in world.rig.miners[:4]]  # alice's (carol's is the fifth)
+    assert len(set(ducoids)) == 4
+    for ducoid in ducoids:
+        assert sum(line.startswith(f"  {ducoid}  ") for line in lines) == 1
+    assert "no DUCOID" not in "\n".join(lines)
+
+
+def test_without_ducoids_the_table_says_so(scripted, capsys) -> None:
+    scripted.set("/v2/users/alice", envelope(user_result(miners=[miner_json(1), miner_json(2, software="x")])))
+    assert miners.run(parse_args(miners, ["alice", "--api", scripted.url])) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if "thread" in line)
+    assert header.split()[0] == "thread" and "no DUCOID: this API does not list" in out
+    # The software differs within the rig: each row says its own, under it.
+    assert "\n  pool test-pool\n" in out and "\n    software x\n" in out and max(map(len, out.splitlines())) <= 80
 
 
 def test_json_has_every_field_and_the_efficiency(world, capsys) -> None:
@@ -112,7 +135,7 @@ def test_bad_rig_config_exits_2(tmp_path: Path, capsys, text: str | None, messag
 
 def test_nothing_to_show_exits_1(world, capsys, monkeypatch) -> None:
     assert miners.run(parse_args(miners, ["nobody", "--api", world.url])) == 1
-    assert "not found" in capsys.readouterr().err
+    assert "no such user 'nobody'" in capsys.readouterr().err
     monkeypatch.setattr(miners, "client_from_args", lambda args: fake_client(args.api, FakeClock(), retries=0))
     assert miners.run(parse_args(miners, ["alice", "--api", "http://127.0.0.1:9"])) == 1
     assert "cannot reach the API" in capsys.readouterr().err
@@ -206,7 +229,16 @@ def test_watch_json_prints_json_lines_and_errors_on_stderr(scripted, capsys) -> 
 def test_watch_stops_for_an_unknown_user(world, capsys) -> None:
     args = ["nobody", "--api", world.url, "--watch", "--interval", "0.01", "--count", "4"]
     assert miners.run(parse_args(miners, args)) == 1
-    assert capsys.readouterr().out.count("STALE") == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("ducorig miners: no such user 'nobody'")
+
+
+def test_watch_without_an_answer_exits_1(scripted, capsys) -> None:
+    scripted.set("/v2/users/alice", html(503, "Service Unavailable"))
+    code, _ = _watch(scripted, [])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out.count("STALE") == 3
+    assert captured.err.startswith("ducorig miners: no answer in 3 request(s); the last error: ")
 
 
 def test_efficiency_is_nan_safe() -> None:
@@ -215,7 +247,9 @@ def test_efficiency_is_nan_safe() -> None:
     assert Miner.from_api({"ki": 2, "software": "Official PC Miner"}).efficiency == pytest.approx(0.80)
 
 
-def test_emulator_only_fields_are_ignored() -> None:
+def test_emulator_only_fields_but_the_ducoid_are_ignored() -> None:
     # The emulator adds these to its REST miners; the real API never sends them.
-    extras = {"ducoid": "DUCOID0123456789ABCDEF", "tier": "AVR", "zero_reward": 3}
+    extras = {"tier": "AVR", "zero_reward": 3}
     assert Miner.from_api({**miner_json(1), **extras}) == Miner.from_api(miner_json(1))
+    assert Miner.from_api({**miner_json(1), "ducoid": "DUCOID0123456789ABCDEF"}).ducoid == "DUCOID0123456789ABCDEF"
+    assert Miner.from_api(miner_json(1)).ducoid == ""

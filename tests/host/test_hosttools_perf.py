@@ -157,7 +157,7 @@ def test_once_prints_a_sample_and_appends_it(world, tmp_path: Path, capsys) -> N
 def test_once_failures_exit_1_and_lose_nothing(world, tmp_path: Path, capsys, monkeypatch) -> None:
     log = tmp_path / "alice.csv"
     assert perf.run(parse_args(perf, ["nobody", "--api", world.url, "--once", "--csv", str(log)])) == 1
-    assert "not found" in capsys.readouterr().err and not log.exists()
+    assert "no such user 'nobody'" in capsys.readouterr().err and not log.exists()
     perfcsv.append(log, "alice", Sample(T0, 1.0, 1, 340.0))
     before = log.read_bytes()
     monkeypatch.setattr(perf, "client_from_args", lambda args: RestClient(args.api, retries=0))
@@ -185,17 +185,21 @@ def test_live_view_redraws_per_request(world, tmp_path: Path, capsys) -> None:
 
 def test_live_view_stops_for_an_unknown_user(world, capsys) -> None:
     assert perf.run(parse_args(perf, ["nobody", "--api", world.url, "--interval", "0.01", "--count", "5"])) == 1
-    out = capsys.readouterr().out
-    assert out.count("ducorig perf: nobody") == 1 and "not found" in out
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("ducorig perf: no such user 'nobody'")
+    assert "STALE" not in captured.err
 
 
-def test_live_view_survives_a_dead_api(scripted, capsys) -> None:
+def test_live_view_survives_a_dead_api_but_exits_1_without_a_sample(scripted, capsys) -> None:
     scripted.set("/v2/users/alice", html(502, "Bad Gateway"))
     clock = FakeClock()
     monitor = perf.PerfMonitor("alice", scripted.url, BalanceHistory(), now=clock.time)
-    assert perf.watch(monitor, fake_client(scripted.url, clock, retries=0), perf.Screen(), count=3) == 0
-    out = capsys.readouterr().out
-    assert out.count("no sample yet") == 3 and out.count("STALE") == 3 and clock.sleeps == [20.0, 20.0]
+    assert perf.watch(monitor, fake_client(scripted.url, clock, retries=0), perf.Screen(), count=3) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("no sample yet") == 3 and captured.out.count("STALE") == 3
+    assert clock.sleeps == [20.0, 20.0]
+    assert captured.err.startswith("ducorig perf: no answer in 3 request(s); the last error: ")
+    assert "HTTP 502" in captured.err
 
 
 def test_a_sample_that_cannot_be_written_is_still_shown(scripted, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ the console script's entry point (cli.main) for the real exit codes."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from test_hosttools_support import ScriptedApi, envelope, json_reply, miner_json, scripted, user_result  # noqa: F401
@@ -52,15 +53,18 @@ def test_miners_table_of_thousands_with_unicode(api: ScriptedApi, capsys) -> Non
     lines = out.splitlines()
     assert lines[0] == f"alice: {MINERS} miner(s) online (pool limit 50)"
     assert f"  ! {MINERS} miners: over the pool's 50-worker limit" in out
-    rigs = [line.split(" H/s, ")[0] for line in lines if line.startswith("rig ")]
-    assert sorted(rigs) == sorted(f"rig {identifier(rig)}: {PER_RIG} miner(s), {PER_RIG * HASHRATE:.0f}"
+    rigs = [f"{line}: {totals.split(' H/s, ')[0]}" for line, totals in zip(lines, lines[1:]) if line.startswith("rig ")]
+    assert sorted(rigs) == sorted(f"rig {identifier(rig)}:   {PER_RIG} miner(s), {PER_RIG * HASHRATE:.0f}"
                                   for rig in range(MINERS // PER_RIG))
-    # One table row per miner, with its unicode names intact.
-    rows = [line for line in lines if line.startswith("  ") and not line.startswith(("  !", "  software"))]
+    # One table row per miner, its software (which differs within a rig) under
+    # it; the unicode names intact.
+    rows = [line for line in lines if re.match(r"  [0-9a-f]{8}  ", line)]
     assert len(rows) == MINERS
-    assert all(any(line.lstrip().startswith(s) for s in SOFTWARE) for line in rows)
-    assert sum("⛏️ café 3 " in line for line in rows) == PER_RIG
-    assert f"total: {MINERS} miner(s), {MINERS * HASHRATE:.0f} H/s, " in out
+    software = [line for line in lines if line.startswith("    software ")]
+    assert sorted(software) == sorted(f"    software {SOFTWARE[n % len(SOFTWARE)]}" for n in range(MINERS))
+    assert "\nrig ⛏️ café 3\n  50 miner(s)" in out
+    assert max(map(len, lines)) <= 80
+    assert f"total of {MINERS // PER_RIG} rigs\n  {MINERS} miner(s), {MINERS * HASHRATE:.0f} H/s, " in out
     # Three rejected miners and the account's worker limit.
     assert lines[-2] == "attention: 4 item(s) flagged"
 
