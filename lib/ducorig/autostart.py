@@ -77,8 +77,8 @@ def main():
         minutes = min(10 << min(crashes - 3, 3), 60)
         retry = machine.Timer(-1)  # main.py returns: the REPL stays usable while it waits
         retry.init(period=minutes * 60000, mode=machine.Timer.ONE_SHOT, callback=_retry_now)
-        print("ducorig: no autostart (crash loop: %d resets by the watchdog or an exception within 60 s"
-              " of boot); mining again in %d min, autostart.start() mines now" % (crashes, minutes))
+        print("ducorig: no autostart (%d watchdog/exception resets within 60 s of boot);"
+              " mining again in %d min, autostart.start() mines now" % (crashes, minutes))
         return
     start()
 

@@ -166,8 +166,8 @@ def test_three_crashes_keep_the_repl_and_retry_after_10_20_40_then_60_minutes():
             assert autostart.record() == (autostart.RETRY, crashes)
             mine_then_reset(chip, EXCEPTION_RESET)  # the retry crashes again at once
         assert waits == [10, 20, 40, 60, 60]
-        assert lines[0] == ("ducorig: no autostart (crash loop: 3 resets by the watchdog or an exception"
-                            " within 60 s of boot); mining again in 10 min, autostart.start() mines now")
+        assert lines[0] == ("ducorig: no autostart (3 watchdog/exception resets within 60 s of boot);"
+                            " mining again in 10 min, autostart.start() mines now")
         assert len(lines) == 5
 
 
