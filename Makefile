@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: sim test deps system clean
 
+# make sim ARGS='--slaves 20 --minutes 1': any `ducorig sim` options
 sim: $(STAMP)
-	$(BIN)/ducorig sim
+	$(BIN)/ducorig sim $(ARGS)
 
 test: system $(STAMP)
 	$(BIN)/python -m pytest

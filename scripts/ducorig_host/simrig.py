@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ducorig_host.emulator import EmulatorConfig, EmulatorThread
-from ducorig_host.simbus.bus import Bus
+from ducorig_host.simbus.bus import Bus, Traffic
 from ducorig_host.simbus.ducorig import DucorigSlave
 from ducorig_host.simbus.server import BusServer
 from ducorig_host.simbus.testrig import ducoid_for
@@ -89,8 +89,10 @@ class SimSpec:
     ready_line: bool = False
     poll_ms: int | None = None
     user: str = "ducorig-sim"
+    key: str | None = None  # the mining key: the emulator's account gets it, so `ducorig check --key` can try it
     heapsize: str = HEAPSIZE
     report: bool = True  # the stats report (the dashboard's source); the chip bench counts without it
+    pool: tuple[str, int] | None = None  # a pool already running; None starts the emulator
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,34 @@ class Booked:
     diff: int | None  # the job difficulty of its tier
 
 
+@dataclass(frozen=True)
+class Report:
+    """One snapshot of the controller, with what the host counted as it
+    arrived: the figures of one moment, read while the controller lives."""
+    snapshot: dict[str, Any]
+    uptime_s: float  # since the controller started
+    traffic: Traffic  # the bus server's count
+    cpu_s: float | None  # the controller's CPU time (None where /proc is missing)
+
+
 @dataclass
 class Collected:
     """What the controller reported: the latest snapshot and the heap samples."""
     latest: dict[str, Any] | None = None
     received: float = 0.0  # time.monotonic() of the latest snapshot
+    report: Report | None = None  # the latest snapshot with the host's counts
     heap: list[tuple[float, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, from Linux's /proc/PID/stat
+    (fields 14 and 15, in clock ticks; proc(5)); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 SIM_ONLY = ("simi2c",)  # modules of lib/ducorig that only the simulator uses
@@ -174,7 +197,9 @@ class SimRig:
         self.spec = spec
         self.workdir = workdir
         self.collected = Collected()
-        self.emulator = EmulatorThread(EmulatorConfig(rtt_ms=spec.rtt_ms, jitter_ms=spec.jitter_ms))
+        accounts = {spec.user: spec.key} if spec.key else {}
+        self.emulator = None if spec.pool else EmulatorThread(
+            EmulatorConfig(rtt_ms=spec.rtt_ms, jitter_ms=spec.jitter_ms, accounts=accounts))
         self.bus = BusServer(Bus(
             slave_class(kind)(FIRST_ADDRESS + i, ducoid_for(f"sim/{i}")) for i, kind in enumerate(spec.slaves)))
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -185,33 +210,50 @@ class SimRig:
     def config_path(self) -> Path:
         return self.workdir / "config.json"
 
+    @property
+    def log_path(self) -> Path:
+        """The controller's output, unless it has the terminal (start(console=True))."""
+        return self.workdir / "rig.log"
+
+    @property
+    def pool_address(self) -> tuple[str, int]:
+        return self.spec.pool or ("127.0.0.1", self.emulator.pool_port)
+
     def start(self, console: bool = False, prefix: Sequence[str] = (), launch: str | None = None) -> None:
         """Start everything; with console the controller gets this terminal.
         prefix: a command the controller runs under (the chip bench's
         valgrind); launch: MicroPython code that starts the rig from
-        config_path, in place of rig.main(config_path)."""
-        self.emulator.start()
-        self.bus.start()
+        config_path, in place of rig.main(config_path). Without console
+        the controller runs in a session of its own: the terminal's Ctrl-C
+        reaches only this process, which reads the last report, then stops
+        the controller (stop())."""
+        self.bus.start()  # first: stop() needs it started
+        if self.emulator is not None:
+            self.emulator.start()
         if self.spec.report:
             threading.Thread(target=self._collect, daemon=True).start()
         self.workdir.mkdir(parents=True, exist_ok=True)
         image = build_romfs(self.workdir)
         self.config_path.write_text(json.dumps(self.config(), indent=1))
-        log = None if console else open(self.workdir / "rig.log", "wb")
+        log = None if console else open(self.log_path, "wb")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [*prefix, micropython(), "-X", f"heapsize={rom_heapsize(self.spec.heapsize, image.stat().st_size)}",
              "-c", rom_command(image, launch or f"from ducorig import rig\nrig.main({str(self.config_path)!r})")],
             env=dict(os.environ, MICROPYPATH=".frozen"), stdin=None if console else subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT if log else None)
+            stdout=log, stderr=subprocess.STDOUT if log else None, start_new_session=not console)
+        if log is not None:
+            log.close()  # the child has its own copy
 
     def config(self) -> dict[str, Any]:
+        host, port = self.pool_address
         return {
             "user": self.spec.user,
+            "mining_key": self.spec.key,
             "rig": "sim-rig",
             "software": "ducorig I2C sim",
             "wallet_id": 2811,
-            "pool": {"host": "127.0.0.1", "port": self.emulator.pool_port},
+            "pool": {"host": host, "port": port},
             "i2c": {"sim": f"127.0.0.1:{self.bus.port}", "freq": self.spec.i2c_hz,
                     "ready_pin": 14 if self.spec.ready_line else None},
             "slaves": [{"address": FIRST_ADDRESS + i, "name": f"pm{i}"} for i in range(len(self.spec.slaves))],
@@ -228,21 +270,34 @@ class SimRig:
                     snapshot = json.loads(line)
                 except ValueError:
                     continue
+                report = self._report(snapshot)
                 with self.collected.lock:
                     self.collected.latest = snapshot
                     self.collected.received = time.monotonic()
+                    self.collected.report = report
                     heap = snapshot["rig"].get("free_heap")  # the rig's last sample, every 30 s
                     if heap is not None and (not self.collected.heap or self.collected.heap[-1][1] != heap):
                         self.collected.heap.append((time.monotonic() - self.started, heap))
+
+    def _report(self, snapshot: dict[str, Any]) -> Report:
+        assert self.process is not None
+        return Report(snapshot, time.monotonic() - self.started, self.bus.bus.traffic(),
+                      cpu_seconds(self.process.pid))
+
+    def last_report(self) -> Report | None:
+        with self.collected.lock:
+            return self.collected.report
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> int | None:
-        """Ctrl-C to the controller (it closes its sockets), then the servers."""
+        """Ctrl-C to the controller (it closes its sockets), then the servers.
+        Returns the controller's exit code (None if it never started)."""
         code = None
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
             try:
                 code = self.process.wait(10)
             except subprocess.TimeoutExpired:
@@ -250,13 +305,16 @@ class SimRig:
                 code = self.process.wait()
         self._listener.close()
         self.bus.stop()
-        self.emulator.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
         return code
 
     def pool_books(self) -> list[Booked]:
         """The open pool connections as the emulator books them (call before stop)."""
-        return self.emulator.call(lambda: [Booked(s.accepted, s.rejected, s.tier.diff if s.tier else None)
-                                           for s in self.emulator.emulator.connections])
+        emulator = self.emulator
+        assert emulator is not None, "the books are the emulator's: this rig mines on a pool of its own"
+        return emulator.call(lambda: [Booked(s.accepted, s.rejected, s.tier.diff if s.tier else None)
+                                      for s in emulator.emulator.connections])
 
     def pool_accepted(self) -> int:
         """Accepted shares as the pool books them (open connections: call before stop)."""
