@@ -38,7 +38,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ducorig import config as device_config
+from ducorig_host import configcheck
 from ducorig_host.simrig import ROOT, SIM_ONLY, build_romfs
 
 FIRMWARE = ROOT / "firmware" / "esp8266"
@@ -48,9 +48,22 @@ FIRMWARE = ROOT / "firmware" / "esp8266"
 # /ducorig shadows /rom/ducorig; /lib/ducorig (what deploys wrote before
 # ROMFS) does not, but would be imported, into RAM, if /rom were ever empty.
 STALE = ("/ducorig", "/lib/ducorig")
-NO_ROMFS = ("ROMFS is not enabled on this device", "partition not found on device")  # mpremote's errors
-NO_ROMFS_HINT = ("this firmware has no ROMFS partition: flash MicroPython's ESP8266_GENERIC FLASH_2M_ROMFS "
-                 "variant (v1.25 or later, https://micropython.org/download/ESP8266_GENERIC/), then deploy again")
+# mpremote's errors -> what to do about them (the first that matches); lines of at most 80 columns
+HINTS = (
+    (("ROMFS is not enabled on this device", "partition not found on device"),
+     "this firmware has no ROMFS partition: flash MicroPython's ESP8266_GENERIC\n"
+     "FLASH_2M_ROMFS variant (v1.25 or later,\n"
+     "https://micropython.org/download/ESP8266_GENERIC/), then deploy again"),
+    (("no device found",),
+     "no USB serial port was found: plug the board in with a data cable (some\n"
+     "cables only charge), or name its port with -p (`mpremote connect list`\n"
+     "lists the ports)"),
+    (("failed to access",),
+     "the serial port is busy or not yours: close the program that holds it\n"
+     "(a serial terminal, another mpremote), or check its permissions"),
+)
+RUNNING_RIG_HINT = ("if the rig is running, stop it from the console (key q) so mpremote can\n"
+                    "enter the raw REPL, then deploy again")
 
 
 class DeployError(Exception):
@@ -73,11 +86,11 @@ class Staged:
 
 
 def check_config(path: Path) -> None:
-    """Refuse a config the controller would refuse, naming every bad key."""
-    try:
-        device_config.load(str(path))
-    except device_config.ConfigError as e:
-        raise DeployError(f"{path} is not a valid config:\n" + "\n".join(f"  {p}" for p in e.problems)) from None
+    """Refuse a config the controller would refuse, or that is not ready for
+    a board (configcheck), naming every bad key."""
+    problems = configcheck.problems(path)
+    if problems:
+        raise DeployError(f"{path} is not a valid config:\n" + "\n".join(f"  {p}" for p in problems))
 
 
 def root_files(config: Path | None = None) -> list[RootFile]:
@@ -138,10 +151,16 @@ def describe(staged: Staged) -> str:
     return "\n".join(lines + [f"then removes the stale copies {' and '.join(STALE)} if present"])
 
 
+def failure_hint(errors: str) -> str:
+    """What to do after mpremote failed with `errors` (its stderr)."""
+    return next((hint for marks, hint in HINTS if any(mark in errors for mark in marks)), RUNNING_RIG_HINT)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", default="auto", help="serial port, as mpremote connect takes it (default: auto)")
-    parser.add_argument("--dry-run", action="store_true", help="list the image and the root files, copy nothing")
-    parser.add_argument("--config", type=Path, help="config.json to install (checked first)")
+    parser.add_argument("-p", "--port", default="auto",
+                        help="serial port, as mpremote connect takes it (default: auto, the first USB serial port)")
+    parser.add_argument("-n", "--dry-run", action="store_true", help="list the image and the root files, copy nothing")
+    parser.add_argument("-c", "--config", type=Path, help="config.json to install (checked first)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,9 +176,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         code, errors = copy_to_device(mpremote_command(args.port, staged))
     if code:
-        hint = NO_ROMFS_HINT if any(e in errors for e in NO_ROMFS) else (
-            "if the rig is running, stop it from the console (key q) so mpremote can enter the raw REPL")
-        print(f"deploy: mpremote failed (exit {code}); {hint}", file=sys.stderr)
+        print(f"deploy: mpremote failed (exit {code}):\n{failure_hint(errors)}", file=sys.stderr)
         return 1
     print("deployed; the board is resetting")
     return 0

@@ -13,6 +13,7 @@ go through `ducorig deploy` over USB; asking push for a library module says so.
 
     ducorig push 192.168.1.50 --config my-config.json
     ducorig push rig.local /main.py
+    ducorig push rig.local -c my-config.json --dry-run   # what would be sent
 
 Limits of WebREPL (shared/micropython-esp8266.md 4.3, 4.4):
 - it has to be set up over USB once (`import webrepl_setup`), after the first
@@ -23,7 +24,8 @@ Limits of WebREPL (shared/micropython-esp8266.md 4.3, 4.4):
   rig from the console (key `q`) first; transfers also stall the rig's loop;
 - about 25 KB/s (the device pauses 20 ms per 512 bytes written).
 
-The password is asked for when `--password` is not given."""
+The password is asked for on the terminal when `--password` is not given.
+`--dry-run` checks the config and lists the files, and connects to nothing."""
 from __future__ import annotations
 
 import argparse
@@ -31,6 +33,7 @@ import getpass
 import sys
 from pathlib import Path
 
+from ducorig_host.cli import positive_number
 from ducorig_host.deploy import DeployError, RootFile, root_files
 from ducorig_host.simrig import LIB
 from ducorig_host.webrepl import PORT, WebRepl, WebReplError
@@ -62,15 +65,36 @@ def push(host: str, port: int, password: str, files: list[RootFile], timeout: fl
             print(f"{f.device}: {len(data)} bytes")
 
 
+def describe(host: str, port: int, files: list[RootFile]) -> str:
+    width = max(len(f.device) for f in files)
+    lines = [f"{f.device:<{width}}  {f.source.stat().st_size:>6} B  from {f.source}" for f in files]
+    return "\n".join(lines + [f"dry run: nothing sent (would write to {host}:{port} with WebREPL)"])
+
+
+def ask_password() -> str:
+    """Asked on the terminal only: getpass would read a pipe or /dev/null
+    with a warning that the password may echo, and fail at its end."""
+    if not sys.stdin.isatty():
+        raise DeployError("no password: give it with --password (stdin is not a terminal to ask on)")
+    try:
+        return getpass.getpass("WebREPL password: ")
+    except EOFError:  # Ctrl-D at the prompt
+        print(file=sys.stderr)  # end the prompt's line
+        raise DeployError("no password given") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("host", help="the ESP8266's address")
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help="only these root files: device path (/main.py) or source (firmware/esp8266/main.py); "
                         "not the library (that is `ducorig deploy`, over USB)")
-    parser.add_argument("--password", help="the WebREPL password (asked for when not given)")
-    parser.add_argument("--port", type=int, default=PORT, help=f"WebREPL port (default {PORT})")
-    parser.add_argument("--config", type=Path, help="config.json to send as well (checked first)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait on every read (default 10)")
+    parser.add_argument("--password", help="the WebREPL password (asked for on the terminal when not given)")
+    parser.add_argument("-p", "--port", type=int, default=PORT, help=f"WebREPL port (default {PORT})")
+    parser.add_argument("-c", "--config", type=Path, help="config.json to send as well (checked first)")
+    parser.add_argument("-n", "--dry-run", action="store_true",
+                        help="check the config and list the files with their sizes; connect to nothing")
+    parser.add_argument("-t", "--timeout", type=positive_number, default=10.0,
+                        help="seconds to wait on every read (default 10)")
     # `push HOST --password PW FILE ...`: plain parse_args rejects files after an option
     parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
 
@@ -78,7 +102,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         files = select(root_files(args.config), args.files)
-        password = args.password if args.password is not None else getpass.getpass("WebREPL password: ")
+        if args.dry_run:
+            print(describe(args.host, args.port, files))
+            return 0
+        password = args.password if args.password is not None else ask_password()
         push(args.host, args.port, password, files, args.timeout)
     except (DeployError, WebReplError) as e:
         print(f"push: {e}", file=sys.stderr)

@@ -32,9 +32,14 @@ TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
 CHUNK = 1024  # bytes per data frame, as webrepl_cli sends them
 MAX_NAME = 63  # the device reads the 64-byte name field as a C string
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-BUSY_HINT = ("the ESP8266 refuses WebREPL while 5 TCP connections are open (the rig holds one per "
-             "slave) and serves one WebREPL session at a time: stop the rig from the console first "
-             "(key q), close other WebREPL clients, and check that WebREPL is started")
+# Hints follow the error on lines of their own, at most 80 columns.
+BUSY_HINT = ("the ESP8266 refuses WebREPL while 5 TCP connections are open (the rig holds\n"
+             "one per slave) and serves one WebREPL session at a time:\n"
+             "- stop the rig from the console first (key q);\n"
+             "- close other WebREPL clients;\n"
+             "- check that WebREPL is started (`import webrepl_setup` over USB, once).")
+NO_FOLDER_HINT = ("does its folder exist? WebREPL cannot create one: deploy once over USB\n"
+                  "with `ducorig deploy`")
 
 
 class WebReplError(Exception):
@@ -50,13 +55,13 @@ class WebRepl:
         self._pending = b""  # bytes received, not yet parsed into frames
         self._binary = bytearray()  # binary payload received, not yet consumed
         self._text = bytearray()  # text payload received, not yet consumed
-        self._hint = f": {BUSY_HINT}"  # why a device hangs up or stays silent before its prompt
+        self._hint = f":\n{BUSY_HINT}"  # why a device hangs up or stays silent before its prompt
         try:
             self.sock = socket.create_connection((host, port), timeout=timeout)
         except ConnectionRefusedError:
-            raise WebReplError(f"{self.where} refused the connection: {BUSY_HINT}") from None
+            raise WebReplError(f"{self.where} refused the connection:\n{BUSY_HINT}") from None
         except TimeoutError:
-            raise WebReplError(f"{self.where}: no connection within {timeout:g} s: {BUSY_HINT}") from None
+            raise WebReplError(f"{self.where}: no connection within {timeout:g} s:\n{BUSY_HINT}") from None
         except OSError as e:
             raise WebReplError(f"cannot connect to {self.where}: {e.strerror or e}") from None
         # Small frames then a wait for the answer: Nagle would hold each one
@@ -88,8 +93,8 @@ class WebRepl:
         self._send(TEXT, password.encode() + b"\r")
         answer = self._read_text_until((b"WebREPL connected", b"Access denied"), "the login answer")
         if b"Access denied" in answer:
-            raise WebReplError(f"{self.where}: wrong WebREPL password (access denied; the device's "
-                               "webrepl_cfg.PASS, 4 to 9 characters)")
+            raise WebReplError(f"{self.where}: wrong WebREPL password (access denied):\n"
+                               "it is the device's webrepl_cfg.PASS, 4 to 9 characters")
 
     def put(self, name: str, data: bytes) -> None:
         """Write data to the file `name` on the device (its directory must exist)."""
@@ -100,8 +105,9 @@ class WebRepl:
         # Two frames, as webrepl_cli sends it: the split every device has seen.
         self._send(BINARY, request[:10])
         self._send(BINARY, request[10:])
-        self._expect_ok(f"the device to open {name} (does its directory exist? "
-                        "WebREPL cannot create one: deploy once over USB with `ducorig deploy`)")
+        self._hint = f":\n{NO_FOLDER_HINT}"
+        self._expect_ok(f"the device to open {name}")
+        self._hint = ""
         for start in range(0, len(data), CHUNK):
             self._send(BINARY, data[start:start + CHUNK])
         self._expect_ok(f"the device to write {name}")
@@ -171,7 +177,7 @@ class WebRepl:
             payload = _masked(payload, mask)
         opcode = first & 0x0F
         if opcode == CLOSE:
-            raise WebReplError(f"{self.where} closed the session while we waited for {waiting_for}")
+            raise WebReplError(f"{self.where} closed the session while we waited for {waiting_for}{self._hint}")
         if opcode == TEXT:
             self._text += payload
         elif opcode == BINARY:
@@ -194,7 +200,8 @@ class WebRepl:
         del self._binary[:4]
         signature, status = struct.unpack("<2sH", answer)
         if signature != b"WB" or status != 0:
-            raise WebReplError(f"{self.where}: unexpected answer {answer!r} while waiting for {waiting_for}")
+            raise WebReplError(f"{self.where}: unexpected answer {answer!r} while waiting for {waiting_for}"
+                               f"{self._hint}")
 
 
 def _masked(data: bytes, mask: bytes) -> bytes:

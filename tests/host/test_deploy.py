@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import ducorig, failed_cleanly, filled_example
 
 from ducorig_host import deploy
 from ducorig_host.cli import main
@@ -28,8 +29,13 @@ CHIP_PATH = "import os, sys\nos.chdir('/')\nsys.path[:] = ['', '.frozen', '/rom'
 
 
 @pytest.fixture(scope="module")
-def staged(tmp_path_factory: pytest.TempPathFactory) -> Staged:
-    return stage(tmp_path_factory.mktemp("staged"), EXAMPLE)
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return filled_example(tmp_path_factory.mktemp("config"))
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory, config: Path) -> Staged:
+    return stage(tmp_path_factory.mktemp("staged"), config)
 
 
 @pytest.fixture
@@ -75,13 +81,14 @@ def run_micropython(code: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def test_the_deploy_set_is_the_library_image_without_the_simulator_and_the_root_files(staged: Staged) -> None:
+def test_the_deploy_set_is_the_library_image_without_the_simulator_and_the_root_files(staged: Staged,
+                                                                                      config: Path) -> None:
     assert staged.image.suffix == ".romfs"  # mpremote romfs deploy takes a file as an image by its suffix
     assert [m.name for m in staged.modules] == DEPLOYED
     for module in staged.modules:
         assert module.read_bytes()[:2] == b"M\x06"  # mpy-cross output, .mpy version 6
     assert staged.roots == [RootFile("/boot.py", FIRMWARE / "boot.py"), RootFile("/main.py", FIRMWARE / "main.py"),
-                            RootFile("/config.json", EXAMPLE)]
+                            RootFile("/config.json", config)]
 
 
 def test_the_image_mounted_at_rom_holds_every_module_but_simbus_and_the_rig_imports_from_it(staged: Staged) -> None:
@@ -91,14 +98,35 @@ def test_the_image_mounted_at_rom_holds_every_module_but_simbus_and_the_rig_impo
     assert listing == ["['ducorig']", repr(DEPLOYED), "/rom/ducorig/rig.mpy"]
 
 
-def test_dry_run_lists_the_image_and_the_root_files_and_copies_nothing(
-        no_device: list[list[str]], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["deploy", "--dry-run", "--config", str(EXAMPLE)]) == 0
-    out = capsys.readouterr().out
-    assert no_device == []
+def test_dry_run_lists_the_image_and_the_root_files_and_copies_nothing(config: Path) -> None:
+    # -n, -c, -p: the short options; no mpremote runs, so no board is touched
+    result = ducorig("deploy", "-n", "-c", str(config), "-p", "/dev/ttyUSB7")
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
     assert "/rom  ROMFS image" in out and "/rom/ducorig/rig.mpy" in out and "/rom/ducorig/simi2c" not in out
-    assert "/config.json" in out and "from firmware/esp8266/config.example.json" in out
-    assert "/main.py" in out and "dry run: nothing copied" in out
+    assert "/config.json" in out and f"from {config}" in out
+    assert "/main.py" in out and "dry run: nothing copied (would write to /dev/ttyUSB7" in out
+
+
+def test_the_unedited_example_is_refused_by_its_placeholders_even_in_a_dry_run() -> None:
+    err = failed_cleanly(ducorig("deploy", "--dry-run", "--config", str(EXAMPLE)), 1)
+    for key, placeholder in (("wifi.ssid", "my-network"), ("wifi.password", "my-wifi-password"),
+                             ("user", "my-duco-user"), ("mining_key", "my-mining-key")):
+        assert f"  {key}: '{placeholder}' is the example's placeholder: put in your own" in err
+    assert "/rom  ROMFS image" not in err
+
+
+def test_a_typo_gets_the_key_it_meant_and_a_key_given_twice_is_an_error(tmp_path: Path, config: Path) -> None:
+    text = config.read_text().replace('"user"', '"usr"').replace('"name": "pm1"', '"nmae": "pm1"')
+    text = text.replace('"ssid": "home-net"', '"ssid": "home-net", "ssid": "office"')
+    text = text.replace('"rig": ', '"tier": "AVR", "rig": ')  # tier is given again further down
+    bad = tmp_path / "typo.json"
+    bad.write_text(text)
+    err = failed_cleanly(ducorig("deploy", "-n", "-c", str(bad)), 1)
+    assert "  usr: unknown key (did you mean user?)" in err and "  user: missing" in err
+    assert "  slaves[1].nmae: unknown key (did you mean name?)" in err
+    assert "  wifi.ssid: given twice (JSON would keep only the last one)" in err
+    assert "  tier: given twice" in err
 
 
 def test_a_bad_config_is_refused_by_key_before_anything_is_built(
@@ -120,8 +148,8 @@ def test_a_bad_config_is_refused_by_key_before_anything_is_built(
 
 
 def test_one_mpremote_session_writes_the_image_cleans_up_copies_the_root_files_and_resets(
-        no_device: list[list[str]], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["deploy", "--port", "/dev/ttyUSB7", "--config", str(EXAMPLE)]) == 0
+        no_device: list[list[str]], capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    assert main(["deploy", "--port", "/dev/ttyUSB7", "--config", str(config)]) == 0
     [command] = no_device
     assert command[:3] == [sys.executable, "-m", "mpremote"]
     chain = commands(command)
@@ -129,21 +157,27 @@ def test_one_mpremote_session_writes_the_image_cleans_up_copies_the_root_files_a
     assert chain[1] == ["exec", cleanup_code()]
     assert chain[2:-1] == [["fs", "cp", str(FIRMWARE / "boot.py"), ":/boot.py"],
                            ["fs", "cp", str(FIRMWARE / "main.py"), ":/main.py"],
-                           ["fs", "cp", str(EXAMPLE), ":/config.json"]]
+                           ["fs", "cp", str(config), ":/config.json"]]
     assert chain[-1] == ["reset"]  # a hard reset: /rom mounts again, main.py runs (a raw-REPL soft reset skips it)
     assert "deployed" in capsys.readouterr().out
 
 
+# mpremote 1.29's messages (mpremote/commands.py, transport_serial.py)
 @pytest.mark.parametrize("errors, hint", [
-    ("mpremote: ROMFS is not enabled on this device\n", "ESP8266_GENERIC FLASH_2M_ROMFS variant (v1.25 or later"),
+    ("mpremote: ROMFS is not enabled on this device\n", "ESP8266_GENERIC\nFLASH_2M_ROMFS variant (v1.25 or later"),
     ("mpremote: could not enter raw repl\n", "stop it from the console (key q)"),
+    ("mpremote: no device found\n", "no USB serial port was found: plug the board in"),
+    ("mpremote: failed to access /dev/ttyUSB0 (it may be in use by another program)\n",
+     "the serial port is busy or not yours"),
 ])
-def test_a_failed_mpremote_run_fails_the_deploy_with_a_hint(
+def test_a_failed_mpremote_run_fails_the_deploy_with_its_own_hint(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], errors: str, hint: str) -> None:
     monkeypatch.setattr(deploy, "copy_to_device", lambda command: (1, errors))
     assert main(["deploy"]) == 1
     err = capsys.readouterr().err
-    assert "mpremote failed (exit 1)" in err and hint in err
+    assert "mpremote failed (exit 1)" in err and hint in err and max(map(len, err.splitlines())) <= 80
+    # the running rig keeps mpremote out of the raw REPL; it cannot hide the board or the port
+    assert ("stop it from the console" in err) == ("raw repl" in errors)
 
 
 def test_mpremote_command_keeps_the_files_order() -> None:

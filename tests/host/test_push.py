@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_support import ducorig, failed_cleanly, filled_example
 
 from ducorig_host.cli import main
 from ducorig_host.simrig import LIB, ROOT
@@ -33,6 +34,7 @@ class WebReplDouble:
     def __init__(self, mode: str = "ok"):
         self.mode = mode
         self.files: dict[str, bytes] = {}
+        self.sessions = 0  # connections accepted
         self.unmasked_frames = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.1)
@@ -53,6 +55,7 @@ class WebReplDouble:
         while not self.stopping.is_set():
             try:
                 conn, _ = self.listener.accept()
+                self.sessions += 1
             except TimeoutError:
                 continue
             with conn:
@@ -136,21 +139,51 @@ class WebReplDouble:
         conn.sendall(bytes([flags, len(payload)]) + payload)
 
 
-def test_push_sends_the_root_files_and_the_config_byte_identical(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return filled_example(tmp_path)
+
+
+def test_push_sends_the_root_files_and_the_config_byte_identical(capsys: pytest.CaptureFixture[str],
+                                                                  config: Path) -> None:
     with WebReplDouble() as device:
         assert main(["push", "127.0.0.1", "--port", str(device.port), "--password", PASSWORD,
-                     "--config", str(EXAMPLE)]) == 0
+                     "--config", str(config)]) == 0
     assert device.files == {"/boot.py": (FIRMWARE / "boot.py").read_bytes(),
-                            "/main.py": (FIRMWARE / "main.py").read_bytes(), "/config.json": EXAMPLE.read_bytes()}
+                            "/main.py": (FIRMWARE / "main.py").read_bytes(), "/config.json": config.read_bytes()}
     assert device.unmasked_frames == 0
     assert "pushed 3 files" in capsys.readouterr().out
 
 
-def test_push_sends_only_the_files_named() -> None:
+def test_push_sends_only_the_files_named(config: Path) -> None:
     with WebReplDouble() as device:
-        assert main(["push", "127.0.0.1", "--port", str(device.port), "--password", PASSWORD,
-                     str(FIRMWARE / "main.py"), "--config", str(EXAMPLE), "/config.json"]) == 0
-    assert device.files == {"/main.py": (FIRMWARE / "main.py").read_bytes(), "/config.json": EXAMPLE.read_bytes()}
+        assert main(["push", "127.0.0.1", "-p", str(device.port), "--password", PASSWORD,
+                     str(FIRMWARE / "main.py"), "-c", str(config), "/config.json"]) == 0
+    assert device.files == {"/main.py": (FIRMWARE / "main.py").read_bytes(), "/config.json": config.read_bytes()}
+
+
+def test_dry_run_lists_what_would_be_sent_and_connects_to_nothing(config: Path) -> None:
+    with WebReplDouble() as device:
+        result = ducorig("push", "127.0.0.1", "-p", str(device.port), "-c", str(config), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:3]] == ["/boot.py", "/main.py", "/config.json"]
+    assert f"{config.stat().st_size} B  from {config}" in lines[2]
+    assert lines[3] == f"dry run: nothing sent (would write to 127.0.0.1:{device.port} with WebREPL)"
+    assert device.files == {} and device.sessions == 0
+
+
+def test_the_unedited_example_is_refused_before_connecting() -> None:
+    with WebReplDouble() as device:
+        err = failed_cleanly(ducorig("push", "127.0.0.1", "-p", str(device.port), "-c", str(EXAMPLE), "-n"), 1)
+    assert "user: 'my-duco-user' is the example's placeholder" in err and device.sessions == 0
+
+
+def test_no_password_and_no_terminal_to_ask_on_is_one_line() -> None:
+    with WebReplDouble() as device:
+        err = failed_cleanly(ducorig("push", "127.0.0.1", "-p", str(device.port)), 1)
+    assert err == "push: no password: give it with --password (stdin is not a terminal to ask on)\n"
+    assert device.sessions == 0
 
 
 @pytest.mark.parametrize("name", [str(LIB / "worker.py"), "/lib/ducorig/rig.mpy", "/rom/ducorig/simi2c.mpy"])
@@ -208,16 +241,17 @@ def test_a_stalled_device_times_out() -> None:
         assert time.monotonic() - started < 3
 
 
-def test_a_refused_connection_names_the_five_connection_limit(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_refused_connection_names_the_five_connection_limit_in_lines_of_80_columns() -> None:
     with socket.create_server(("127.0.0.1", 0)) as closed:
         port = closed.getsockname()[1]
-    assert main(["push", "127.0.0.1", "--port", str(port), "--password", PASSWORD]) == 1
-    err = capsys.readouterr().err
-    assert f"127.0.0.1:{port} refused the connection" in err
-    assert "refuses WebREPL while 5 TCP connections are open" in err and "stop the rig from the console" in err
+    err = failed_cleanly(ducorig("push", "127.0.0.1", "--port", str(port), "--password", PASSWORD), 1)
+    lines = err.splitlines()
+    assert lines[0] == f"push: 127.0.0.1:{port} refused the connection:"
+    assert "refuses WebREPL while 5 TCP connections are open" in err and "- stop the rig from the console" in err
+    assert len(lines) > 3 and max(map(len, lines)) <= 80
 
 
 def test_a_busy_device_that_hangs_up_says_why() -> None:
     with WebReplDouble("busy") as device, WebRepl("127.0.0.1", device.port, timeout=2) as repl:
-        with pytest.raises(WebReplError, match="closed the connection .* one WebREPL session at a time"):
+        with pytest.raises(WebReplError, match="(?s)closed the connection .* one WebREPL session at a time"):
             repl.login(PASSWORD)

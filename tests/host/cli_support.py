@@ -1,0 +1,37 @@
+"""Helpers for the tests that run `ducorig` as a user does: in a subprocess,
+with no terminal (its own session, stdin from /dev/null), so a prompt or a
+traceback shows as it would in a script."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ducorig_host.configcheck import EXAMPLE
+
+DUCORIG = [sys.executable, "-m", "ducorig_host.cli"]
+FILLED_IN = {"my-network": "home-net", "my-wifi-password": "wifi-secret", "my-duco-user": "alice",
+             "my-mining-key": "s3cret"}
+
+
+def ducorig(*args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DUCORIG, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def failed_cleanly(result: subprocess.CompletedProcess[str], code: int) -> str:
+    """The error output of a run that failed as it should: exit `code`, no
+    traceback, and something on stderr that says why."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout and result.stderr.strip(), result.stderr
+    return result.stderr
+
+
+def filled_example(folder: Path) -> Path:
+    """The example config with its placeholders replaced, as a user would."""
+    text = EXAMPLE.read_text()
+    for placeholder, value in FILLED_IN.items():
+        text = text.replace(f'"{placeholder}"', f'"{value}"')
+    path = folder / "config.json"
+    path.write_text(text)
+    return path
