@@ -4,8 +4,7 @@
 # other task can run in the middle of it, so a transfer needs no lock of its
 # own and costs no coroutine. The lock serialises bus *sessions* that span
 # awaits and must not be interleaved with other traffic: the console's scan,
-# raw command (write, wait, read) and clock change, and a yaum slave's job load
-# (five writes, each once the slave has taken the last). A worker that finds
+# raw command (write, wait, read) and clock change. A worker that finds
 # the lock held waits for it (free()) before its next transfer.
 #
 # ESP8266 semantics (docs/i2c-protocol.md section 6): a data NACK is not an

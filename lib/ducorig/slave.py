@@ -16,6 +16,7 @@ TRIES = 3  # resends of a job, re-reads of a garbled reply (protocol section 5)
 REFUSED = "refused"  # the slave cannot take this job's difficulty: never resend it
 REBOOTED = "rebooted"  # status Z while hashing: its job is gone
 FAILED = "failed"  # anything else: the worker re-identifies the slave
+LOCKED = "locked"  # a yaum slave's Wire ignores every write: only a power cycle helps
 
 
 class SlaveError(Exception):
@@ -35,6 +36,8 @@ async def identify(bus, addr, protocol="auto"):
         await sleep_ms(2)
     found = proto.protocol_of(status)
     if found is None:
+        if wire_locked(bus, addr):
+            raise SlaveError(LOCKED, "yaum slave locked: power-cycle it")
         raise SlaveError(FAILED, "0x%02x: not a DUCO slave (status %r)" % (addr, bytes(status)))
     if protocol != "auto" and protocol != found:
         raise SlaveError(FAILED, "0x%02x: configured protocol %s, slave speaks %s" % (addr, protocol, found))
@@ -48,8 +51,23 @@ async def identify(bus, addr, protocol="auto"):
         bus.transfer(addr, proto.DUCOID, None)
         await sleep_ms(10)  # loop() builds the reply
         bus.transfer(addr, None, buf)
-        driver.ducoid = proto.yaum_ducoid(buf)
+        try:
+            driver.ducoid = proto.yaum_ducoid(buf)
+        except proto.ProtoError as e:
+            raise SlaveError(LOCKED if wire_locked(bus, addr) else FAILED, str(e))
     return driver
+
+
+def wire_locked(bus, addr):
+    """Does the slave ignore every write? A yaum slave's stock Wire does once
+    a write's bytes after the first stay unread (a data command sent while it
+    hashed): each read then returns one old reply, whatever was selected. A
+    working slave answers S with its 3-byte status and E with 5 digits."""
+    after_s = bytearray(5)
+    after_e = bytearray(5)
+    bus.transfer(addr, proto.STATUS, after_s)
+    bus.transfer(addr, proto.ELAPSED, after_e)
+    return after_s == after_e and 0x20 <= after_s[0] < 0x7F  # not a bus that reads all 0x00 or 0xFF
 
 
 class DucorigDriver:
@@ -140,9 +158,16 @@ class DucorigDriver:
 
 
 class YaumDriver:
-    """The seed's slave: every command waits for the previous one (status
-    not B), no integrity check (the worker verifies each nonce), elapsed in
-    ms, no reset command, no ready line."""
+    """The seed's slave (section 7): no integrity check (the worker verifies
+    each nonce), elapsed in ms, no reset command, no ready line.
+
+    Its stock Wire drops every write whole while bytes of an earlier one wait
+    unread, and the sketch reads a command's data only when loop() takes the
+    command, which it does not while it hashes or runs the previous command.
+    A data-carrying command (D L M N O V) sent then is never read, and the
+    slave ignores every write until a power cycle. So each command goes only
+    when a fresh status proves the previous one done, and a job only to a
+    slave that just proved it is idle (A answered by exactly "Ic ")."""
     protocol = "yaum"
     max_diff = 99  # D takes two digits
     ready_line = False
@@ -156,31 +181,77 @@ class YaumDriver:
     def start(self, last, expected, diff):
         if diff > self.max_diff:
             raise SlaveError(REFUSED, "difficulty %d is over yaum's %d" % (diff, self.max_diff))
-        self.bus.transfer(self.addr, proto.CLEAR, None)
-        for frame in proto.yaum_job_frames(last, expected, diff):
-            self._until_not_busy()
-            self.bus.transfer(self.addr, frame, None)
+        frames = proto.yaum_job_frames(last, expected, diff)
+        for _ in range(TRIES):
+            # A dropped A (it came while a hash or a command ended) leaves
+            # "C? " or "I? ": send it again.
+            if self._command(proto.CLEAR, b"Ic "):
+                break
+        else:
+            raise self._failure("A not taken after %d tries" % TRIES)
+        for frame in frames[:-1]:
+            if not self._command(frame, b"I? "):
+                raise self._failure(frame[:1].decode() + " not taken")
+        self.bus.transfer(self.addr, frames[-1], None)  # O: the slave hashes
 
     def poll(self):
-        self.bus.transfer(self.addr, proto.STATUS, self.bus.status)
-        return self.bus.status[0]
+        """BUSY, or FOUND once the status is exactly "C? " (a result, found
+        or not). "C?O" is the moment before loop() clears the command after
+        a hash, and also what a flipped bit makes of "B?O": poll again.
+        "Ic " while hashing is a slave that restarted: its job is gone."""
+        buf = self.bus.status
+        self.bus.transfer(self.addr, proto.STATUS, buf)
+        if buf == b"C? ":
+            return proto.FOUND
+        if buf == b"Ic ":
+            raise SlaveError(REBOOTED, "slave restarted while hashing")
+        return proto.BUSY
 
     def result(self):
-        transfer = self.bus.transfer
-        transfer(self.addr, proto.RESULT, self._number)
-        nonce = proto.yaum_number(self._number)
-        transfer(self.addr, proto.ELAPSED, self._number)
-        return True, nonce, proto.yaum_number(self._number) * 1000
+        """(found, nonce, elapsed_us): R = 0 is "nothing found" (or nonce 0,
+        which the worker's SHA-1 check tells apart)."""
+        nonce = self._read_number(proto.RESULT)
+        return nonce != 0, nonce, self._read_number(proto.ELAPSED) * 1000
 
     def clear(self):
         self.bus.transfer(self.addr, proto.CLEAR, None)
 
     reset = clear  # yaum has no reset command
 
-    def _until_not_busy(self):
-        # loop() takes each command within a millisecond or so; a status
-        # read takes ~0.7 ms at 100 kHz, so 30 of them wait ~20 ms at most.
+    def _command(self, frame, settled):
+        """Write frame, then poll until the status is `settled` (True), or
+        another settled one (False: the command was dropped). First an E:
+        its reply (digits) replaces the last status, so that a poll whose S
+        the slave missed reads as digits, never as a stale "I? "."""
+        transfer = self.bus.transfer
+        addr = self.addr
+        buf = self.bus.status
+        transfer(addr, proto.ELAPSED, None)
+        transfer(addr, frame, None)
+        # loop() takes up to ~0.75 ms a command (L); a poll takes ~0.7 ms at
+        # 100 kHz and ~0.2 ms at 400 kHz.
         for _ in range(30):
-            if self.poll() != proto.BUSY:
-                return
-        raise SlaveError(FAILED, "slave stays busy")
+            transfer(addr, proto.STATUS, buf)
+            if buf == settled:
+                return True
+            if buf[2] == 0x20 and buf[0] != proto.BUSY and buf[1] in b"c?":
+                return False
+        raise self._failure("slave stays busy")
+
+    def _failure(self, text):
+        """The error for a command the slave did not run: LOCKED if it ignores every write."""
+        if wire_locked(self.bus, self.addr):
+            return SlaveError(LOCKED, "yaum slave locked: power-cycle it")
+        return SlaveError(FAILED, "%s (status %r)" % (text, bytes(self.bus.status)))
+
+    def _read_number(self, selector):
+        """R or E: select, read, and re-read (the reply stays) while garbled."""
+        transfer = self.bus.transfer
+        buf = self._number
+        transfer(self.addr, selector, buf)
+        for _ in range(TRIES):
+            try:
+                return proto.yaum_number(buf)
+            except proto.ProtoError:
+                transfer(self.addr, None, buf)
+        raise SlaveError(FAILED, "garbled reply to %s: %r" % (selector.decode(), bytes(buf)))

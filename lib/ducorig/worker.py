@@ -15,13 +15,14 @@ import hashlib
 from ducorig import proto
 from ducorig.bus import BusError
 from ducorig.pool import PoolError, backoff_ms
-from ducorig.slave import FAILED, REBOOTED, REFUSED, SlaveError, identify
+from ducorig.slave import FAILED, LOCKED, REBOOTED, REFUSED, SlaveError, identify
 from ducorig.ticks import sleep_ms, ticks_diff, ticks_ms, ticks_us
 
 DEFAULT_RATE = 340.0  # H/s assumed until the slave has reported its own
 REDISCOVER_AFTER = 3  # failed connects in a row before asking for the pool again
 POLLS_PER_SHARE = 24  # polls over a job's expected hash time (polling mode)
 JOB_TRIES = 3  # sends of one job to a slave that reboots while hashing it
+LOCKED_LOOK_MS = 60000  # a locked slave is looked at again once a minute: has it been power-cycled?
 # Tier by measured rate, as the official AVR miner chooses (README, "The pool emulator").
 _TIER_LIMITS = ((380, "AVR"), (550, "MEGA"), (1000, "ARM"))
 
@@ -87,6 +88,11 @@ class Worker:
                     self._failed("internal: " + type(e).__name__, e)
                     await self.client.close()
                 self.slave = None
+                if isinstance(e, SlaveError) and e.kind == LOCKED:
+                    self.stats.state = "locked"  # parked: only a power cycle frees it
+                    await self.client.close()
+                    await sleep_ms(LOCKED_LOOK_MS)
+                    continue
                 self.slave_failures += 1
                 await sleep_ms(backoff_ms(self.slave_failures, 500, 30000))
 
@@ -125,8 +131,9 @@ class Worker:
             raise
         t3 = ticks_ms()
         # One SHA-1 on the master proves the nonce before it goes to the pool
-        # (a yaum slave has no CRC, and a garbled nonce would earn a BAD).
-        proven = found and 0 <= nonce <= 100 * diff and hashlib.sha1(last + b"%d" % nonce).digest() == digest
+        # (a yaum slave has no CRC, and a garbled nonce would earn a BAD). It
+        # also tells yaum's "nothing found" (R = 0) from a share at nonce 0.
+        proven = 0 <= nonce <= 100 * diff and hashlib.sha1(last + b"%d" % nonce).digest() == digest
         if not proven:
             # The pool still waits for an answer to this job: a wrong one keeps
             # the connection (and its first-10-shares credit) at one BAD.

@@ -6,7 +6,7 @@
 import asyncio
 import os
 
-from ducorig import config, rig as rigmod
+from ducorig import config, rig as rigmod, worker as workermod
 from ducorig.simi2c import SimI2C
 from ducorig.ticks import ticks_diff, ticks_ms
 
@@ -168,6 +168,44 @@ async def until(cond, what):
     while not cond():
         assert ticks_diff(ticks_ms(), start) < SAFETY_MS, what
         await asyncio.sleep(0.05)
+
+
+async def test_a_yaum_job_with_no_nonce_is_counted_as_not_found():
+    # a flipped bit in its L chunk: the slave hashes a job without an answer
+    # and reads R = 0 with "C? " (yaum's "nothing found"), not a wrong nonce
+    r = make_rig("rig-yaum-notfound", slaves=(11,))
+    control(11, "garble_job", 1)
+    slaves = await run_until(r, lambda ss: ss[0].accepted >= 1)
+    assert slaves[0].lost == {"not found": 1}, slaves[0].as_dict()
+
+
+async def test_a_locked_yaum_slave_is_named_once_and_parked_while_the_others_mine():
+    workermod.LOCKED_LOOK_MS = 300  # a minute on the chip
+    r = make_rig("rig-yaum-locked", slaves=(8, 11))
+    ours, yaum = r.stats.slaves
+    raw = SimI2C(os.getenv("DUCORIG_RIG_BUS"))
+    task = asyncio.create_task(r.run())
+    try:
+        for _ in range(3):  # a D06 that lands after the hash ends is just run: try again
+            await until(lambda: yaum.accepted >= 1 and yaum.state == "hash", "yaum hashing")
+            raw.writeto(11, b"D06")  # data while it hashes: what the driver never sends
+            start = ticks_ms()
+            while yaum.state != "locked" and ticks_diff(ticks_ms(), start) < 20000:
+                await asyncio.sleep(0.05)
+            if yaum.state == "locked":
+                break
+        await until(lambda: yaum.state == "locked", "locked")
+        held, other = yaum.accepted, ours.accepted
+        await until(lambda: ours.accepted >= other + 3, "the other slave mines on")
+        assert yaum.state == "locked" and yaum.accepted == held
+        control(11, "factory")  # the power cycle
+        await until(lambda: yaum.accepted >= held + 1, "yaum mining again")
+    finally:
+        r.stop()
+        await task
+        workermod.LOCKED_LOOK_MS = 60000
+    said = [line for line in r.out.lines if "yaum slave locked: power-cycle it" in line]
+    assert len(said) == 1 and ours.lost == {}, r.out.lines
 
 
 async def test_pause_holds_one_worker_while_the_others_mine():

@@ -96,19 +96,112 @@ def test_ours_rearms_after_an_over_long_write():
     assert status(bus, 0x10) == b"Ze>"
 
 
-def test_yaum_status_poll_before_loop_picks_up_the_chunk_loses_its_payload():
-    # The S write replaces Wire's buffer before loop() copied the L payload:
-    # the race hauchel's master gets away with because loop() is quick.
+def test_yaum_write_before_loop_takes_a_data_command_is_dropped_whole():
+    # Stock Wire drops an incoming write while bytes of the last one wait
+    # unread; loop() reads the L payload ~50 us after the write.
     bus, clock = rig(YaumSlave(0x20, "DUCOID0000000000000002"))
     slave = bus.slave(0x20)
     bus.write(0x20, b"L" + LAST[:20].encode(), TIMEOUT)
     clock.now = 10e-6
-    assert status(bus, 0x20) == b"BcL"
+    assert status(bus, 0x20) == b"\x00\xff\xff"  # the S was dropped: the empty reply buffer
     clock.now = 1e-3
-    assert status(bus, 0x20) == b"I? " and slave.last_hash == b""  # type: ignore[attr-defined]
-    bus.write(0x20, b"L" + LAST[:20].encode(), TIMEOUT)
-    clock.now = 2e-3
     assert status(bus, 0x20) == b"I? " and slave.last_hash == LAST[:20].encode()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("frame", "busy_us"), [
+    (b"A", 50), (b"D06", 60), (b"L" + LAST[:20].encode(), 722), (b"M" + LAST[20:].encode(), 702),
+    (b"N" + LAST[:20].encode(), 692), (b"I", 251)])
+def test_yaum_commands_stay_busy_as_long_as_the_real_sketch(frame: bytes, busy_us: int):
+    bus, clock = rig(YaumSlave(0x20, "DUCOID0000000000000002"))
+    clock.now = 1.0
+    bus.write(0x20, frame, TIMEOUT)
+    clock.now = 1.0 + (busy_us - 1) * 1e-6
+    assert status(bus, 0x20)[0] == ord("B")
+    clock.now = 1.0 + (busy_us + 1) * 1e-6
+    assert status(bus, 0x20) in (b"I? ", b"Ic ")
+
+
+def run_job(bus: Bus, clock: Clock, nonce: int, diff: int = 6) -> float:
+    """Write a job the way the driver does (each frame once the last is
+    done); the time its O was written."""
+    for frame in proto.yaum_job_frames(LAST.encode(), expected(nonce).encode(), diff):
+        clock.now += 1e-3
+        bus.write(0x20, frame, TIMEOUT)
+    return clock.now
+
+
+def test_yaum_status_reads_c_o_briefly_after_a_hash():
+    bus, clock = rig(YaumSlave(0x20, "DUCOID0000000000000002"))
+    sent = run_job(bus, clock, 0)
+    end = sent + 50e-6 + 1500e-6 + 1 / 196  # picked up, started, one nonce
+    clock.now = end + 1e-6
+    assert status(bus, 0x20) == b"C?O"
+    clock.now = end + 479e-6
+    assert status(bus, 0x20) == b"C?O"
+    clock.now = end + 481e-6
+    assert status(bus, 0x20) == b"C? "
+
+
+def elapsed_ms(bus: Bus) -> int:
+    bus.write(0x20, b"E", TIMEOUT)
+    return int(bus.read(0x20, 5, TIMEOUT).data)
+
+
+def test_yaum_job_start_up_costs_a_nonce_0_job_a_quarter_of_its_rate():
+    # The real sketch: 146 H/s on nonce-0 jobs, 196.0 H/s on nonce-600 ones.
+    bus, clock = rig(YaumSlave(0x20, "DUCOID0000000000000002"))
+    rates = []
+    for i in range(40):  # as many millis() phases
+        clock.now = 1.0 + i * 1.0123
+        run_job(bus, clock, 0)
+        clock.now += 0.5
+        rates.append(1000 / elapsed_ms(bus))
+    assert 140 < sum(rates) / len(rates) < 160
+    run_job(bus, clock, 600)
+    clock.now += 5
+    assert 601 * 1000 / elapsed_ms(bus) == pytest.approx(196, abs=0.5)
+
+
+def test_yaum_data_command_while_hashing_locks_the_slave_until_a_power_cycle():
+    bus, clock = rig(YaumSlave(0x20, "DUCOID0000000000000002"))
+    slave = bus.slave(0x20)
+    run_job(bus, clock, 300)
+    clock.now += 0.1
+    assert status(bus, 0x20) == b"B?O"
+    bus.write(0x20, b"D06", TIMEOUT)  # the ISR reads the D; "06" stays in Wire's buffer
+    clock.now += 5
+    for command in (b"A", b"S", b"I", b"E", b"R", b"D06"):
+        assert bus.write(0x20, command, TIMEOUT).acks == len(command)  # ACKed, then dropped
+    clock.now += 1
+    assert bus.read(0x20, 5, TIMEOUT).data == b"B?O\xff\xff"  # the old reply, then 0xFF
+    assert slave.run_state == ord("C") and slave.result == 300  # type: ignore[attr-defined]
+    slave.reboot(clock.now)
+    clock.now += 1
+    assert status(bus, 0x20) == b"Ic "
+
+
+def test_yaum_timings_are_settings():
+    slave = YaumSlave(0x20, "DUCOID0000000000000002")
+    slave.control("busy_L", "40000", 0.0)
+    slave.control("settle_us", "7", 0.0)
+    assert slave.timing.busy_us[ord("L")] == 40000 and slave.timing.settle_us == 7
+    with pytest.raises(ValueError, match="unknown fault switch"):
+        slave.control("settle", "7", 0.0)
+    with pytest.raises(ValueError, match="negative"):
+        slave.control("start_us", "-1", 0.0)
+    slave.control("factory", "1", 0.0)
+    assert slave.timing.busy_us[ord("L")] == 722 and slave.timing.settle_us == 480
+
+
+def test_dropped_writes_and_garbled_status_switches():
+    bus, clock = rig(YaumSlave(0x20, "DUCOID0000000000000002"))
+    slave = bus.slave(0x20)
+    slave.faults.garble_status = 1
+    assert status(bus, 0x20) == b"Hc "  # I with bit 0 flipped
+    assert status(bus, 0x20) == b"Ic "
+    slave.faults.drop_writes = 1
+    bus.write(0x20, b"E", TIMEOUT)
+    assert bus.read(0x20, 3, TIMEOUT).data == b"Ic "  # still the status: the E was lost
 
 
 @pytest.mark.parametrize(("frame", "address"), [(b"V42", 42), (b"Vz0", 4), (b"V0z", 74)])

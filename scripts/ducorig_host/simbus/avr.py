@@ -420,6 +420,10 @@ class AvrSlave(WireSlave):
         return False
 
     @property
+    def status_selected(self) -> bool:
+        return False
+
+    @property
     def hashing(self) -> bool:
         return False
 

@@ -220,6 +220,10 @@ class DucorigSlave(WireSlave):
         return self.selected == proto.RESULT[0]
 
     @property
+    def status_selected(self) -> bool:
+        return self.selected == proto.STATUS[0]
+
+    @property
     def hashing(self) -> bool:
         return self.state == proto.BUSY
 

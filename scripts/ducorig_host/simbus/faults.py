@@ -12,6 +12,8 @@ class Faults:
     slow: int = 0  # clock stretch per transfer, us; above the master's timeout -> ETIMEDOUT
     garble_job: int = 0  # the next n job chunks get bit 0 of their first payload byte flipped
     garble_result: int = 0  # the next n result reads get bit 0 of their last byte flipped
+    garble_status: int = 0  # the next n status reads get bit 0 of their first byte flipped (B<->C)
+    drop_writes: int = 0  # the next n writes are ACKed and lost (a read then returns the old reply)
     reset_after: int = -1  # the next hash reboots the slave after this many nonces (-1: off)
     sda_low: bool = False  # holds SDA low: the whole bus ACKs everything and reads 0x00
     deaf: bool = False  # no re-arm after a write of >= 34 bytes (stock Wire)

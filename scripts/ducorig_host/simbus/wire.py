@@ -75,6 +75,9 @@ class WireSlave(ABC):
             self.deaf_until = math.inf if self.faults.deaf else now + self.rearm_delay()
             self.on_overlong(now)
             return Transfer(acks=WIRE_BUFFER + 1, stretch_us=stretch)
+        if self.faults.drop_writes:
+            self.faults.drop_writes -= 1
+            return Transfer(acks=len(data), stretch_us=stretch)
         if self.faults.garble_job and len(data) > 1 and data[0] in b"LMNO":
             self.faults.garble_job -= 1
             data = data[:1] + bytes([data[1] ^ 1]) + data[2:]
@@ -88,6 +91,9 @@ class WireSlave(ABC):
         if self.faults.garble_result and self.result_selected:
             self.faults.garble_result -= 1
             reply = reply[:-1] + bytes([reply[-1] ^ 1])
+        elif self.faults.garble_status and self.status_selected:
+            self.faults.garble_status -= 1
+            reply = bytes([reply[0] ^ 1]) + reply[1:]
         return Transfer(data=(reply + b"\xff" * n)[:n], stretch_us=self.faults.slow)
 
     def control(self, name: str, value: str, now: float) -> None:
@@ -129,6 +135,11 @@ class WireSlave(ABC):
     @abstractmethod
     def result_selected(self) -> bool:
         """Would a read return a result (the target of garble_result)?"""
+
+    @property
+    @abstractmethod
+    def status_selected(self) -> bool:
+        """Would a read return a status (the target of garble_status)?"""
 
     @property
     @abstractmethod

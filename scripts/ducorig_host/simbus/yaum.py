@@ -1,7 +1,13 @@
 """A Pro Mini running the seed's slave sketch, hauchel/yaum `duino/duino.ino`
-(VERSION 'c'), byte for byte and with its loop() timing, as described in
-docs/i2c-protocol.md section 7. The names follow the sketch's variables."""
+(VERSION 'c') on the stock Wire library, byte for byte and with its loop()
+timing, as described in docs/i2c-protocol.md section 7. The names follow the
+sketch's variables. The timings are the real sketch's, measured cycle-exactly
+in simavr; each is a setting (`control`), so that tests on a real-time bus
+can stretch one past the bus's jitter."""
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
 
 from ducorig_host.simbus.search import Search
 from ducorig_host.simbus.wire import ERASED_EEPROM_ADDRESS, IDLE_LOOP_S, WIRE_BUFFER, WireSlave
@@ -11,8 +17,37 @@ SPACE = ord(" ")  # slCmd when no command is pending
 JOB_MAXSIZE = 104  # the sketch's job[] buffer for the decoded hash
 A, B, C, D, E, H, I, L, M, N, O, R, S, V = b"ABCDEHILMNORSV"
 H_LOWER = ord("h")  # doCmd treats h like H
-COMMAND_S = {I: 0.001, V: 0.010}  # doCmd time beyond the default: sprintf, EEPROM + setup() prints
-DEFAULT_COMMAND_S = 0.0002  # String appends of a chunk
+
+
+def _measured_busy_us() -> dict[int, int]:
+    # From the end of the write until the status stops reading B (the real
+    # sketch in simavr). V (EEPROM write, Wire.begin, setup()'s prints) and
+    # unknown letters were not measured. O and H start hashing at once:
+    # their cost is the job's start-up (Timing.start_us).
+    return {A: 50, D: 60, L: 722, M: 702, N: 692, I: 251, V: 10050, O: 50, H: 50, H_LOWER: 50}
+
+
+@dataclass
+class Timing:
+    busy_us: dict[int, int] = field(default_factory=_measured_busy_us)
+    other_busy_us: int = 250  # any other letter
+    settle_us: int = 480  # after a hash, 'C?O' until loop() clears slCmd (see the docs)
+    start_us: int = 1500  # per job, before the first nonce (hex decode, String set-up)
+
+    def set(self, name: str, value: str) -> None:
+        """`busy_<letter>` or a field name, in microseconds."""
+        number = int(value)
+        if number < 0:
+            raise ValueError(f"{name} must not be negative")
+        if name.startswith("busy_") and len(name) == 6:
+            self.busy_us[ord(name[5])] = number
+        elif name in ("other_busy_us", "settle_us", "start_us"):
+            setattr(self, name, number)
+        else:
+            raise KeyError(name)
+
+    def busy_s(self, command: int) -> float:
+        return self.busy_us.get(command, self.other_busy_us) * 1e-6
 
 
 class YaumSlave(WireSlave):
@@ -20,19 +55,27 @@ class YaumSlave(WireSlave):
     default_hashrate = 196.0  # cryptosuite SHA1 with String concatenation (slaves.md 2.1)
     deaf_by_default = True  # stock Wire, nothing re-arms it
 
+    def factory_reset(self, now: float) -> None:
+        self.timing = Timing()
+        super().factory_reset(now)
+
     def power_on(self, now: float) -> None:
         self.run_state = ord("I")  # runS: I B C
         self.run_result = VERSION  # runR: the version until a command, then '?'
         self.sl_cmd = SPACE  # slCmd: set by the receive ISR, run by loop()
         self.received_at = now
-        self.wire_rx = b""  # Wire's buffer after the command byte; the next write replaces it
+        # Wire's RX buffer: the bytes of the last write that the sketch has not
+        # read (the ISR reads only the first). While any wait, stock Wire drops
+        # every incoming write whole (Wire.cpp onReceiveService).
+        self.unread = b""
         self.current: int | None = None  # the command loop() picked up
-        self.picked_at = now
+        self.to_run = False  # picked up, doCmd not run yet
+        self.finish_at = now  # when doCmd returns (or, after a hash, loop() clears slCmd)
         self.loop_free_at = now
         self.recv_buf = bytearray(WIRE_BUFFER)  # recvBuf: stale bytes stay
         self.recv_len = 0
         self.back = b""  # backBuf[0:backP], what a read returns
-        self.back_is_result = False
+        self.back_is = 0  # the letter whose reply backBuf holds (S, R, E, I), 0: none
         self.last_hash = b""  # lastblockhash
         self.new_hash = b""  # newblockhash
         self.difficulty = 10
@@ -40,23 +83,35 @@ class YaumSlave(WireSlave):
         self.elapsed_ms = 0  # ducos1tim
         self.job = bytearray(JOB_MAXSIZE)
         self.search: Search | None = None  # ducos1a() running inside doCmd
+        self.hash_began = now  # when hashme() began (millis() at the start)
         self.reset_at: float | None = None  # fault reset_after
+
+    def control(self, name: str, value: str, now: float) -> None:
+        try:
+            self.timing.set(name, value)
+        except KeyError:
+            super().control(name, value, now)
 
     # --- receiveEvent / requestEvent ------------------------------------------
 
     def on_receive(self, data: bytes, now: float) -> None:
+        if self.unread:
+            return  # the slave is locked for good if loop() never reads them
         command = data[0] if data else 0xFF  # Wire.read() of nothing is -1
-        self.wire_rx = data[1:]
+        self.unread = data[1:]
         if command == S:
-            self.back, self.back_is_result = bytes((self.run_state, self.run_result, self.sl_cmd)), False
+            self._reply(S, bytes((self.run_state, self.run_result, self.sl_cmd)))
         elif command == R:
-            self.back, self.back_is_result = b"%5d" % self.result, True
+            self._reply(R, b"%5d" % self.result)
         elif command == E:
-            self.back, self.back_is_result = b"%5d" % self.elapsed_ms, False
+            self._reply(E, b"%5d" % self.elapsed_ms)
         else:
             self.run_state = B  # busy until loop() has run the command
             self.sl_cmd = command
             self.received_at = now
+
+    def _reply(self, letter: int, text: bytes) -> None:
+        self.back, self.back_is = text, letter
 
     def on_request(self, now: float) -> bytes:
         return self.back
@@ -75,26 +130,28 @@ class YaumSlave(WireSlave):
                 if now < start:
                     return
                 self._pick_up(start)
+            elif now < self.finish_at:
+                return
+            elif self.to_run:
+                self.to_run = False
+                self._do_cmd(self.current, self.finish_at)
             else:
-                done = self.picked_at + COMMAND_S.get(self.current, DEFAULT_COMMAND_S)
-                if now < done:
-                    return
-                self._do_cmd(self.current, done)
-                if self.search is None:
-                    self._end_command(done)
+                self._end_command(self.finish_at)
 
     def _pick_up(self, t: float) -> None:
         self.current = self.sl_cmd
-        self.picked_at = t
+        self.to_run = True
+        self.finish_at = t - IDLE_LOOP_S + self.timing.busy_s(self.current)
         self.run_result = ord("?")
-        rx = self.wire_rx[:WIRE_BUFFER - 1]
+        rx = self.unread[:WIRE_BUFFER - 1]
         self.recv_buf[0] = self.sl_cmd
         self.recv_buf[1:1 + len(rx)] = rx
         self.recv_len = 1 + len(rx)
-        self.wire_rx = b""
+        self.unread = b""
 
     def _end_command(self, t: float) -> None:
-        # A command that came in meanwhile (e.g. during hashing) is dropped here.
+        # A command that came in meanwhile (e.g. during hashing) is dropped
+        # here, and any bytes after its first stay unread in Wire's buffer.
         self.current = None
         self.sl_cmd = SPACE
         if self.run_state != C:
@@ -119,7 +176,7 @@ class YaumSlave(WireSlave):
         elif command in (H, H_LOWER):
             self._hashme(t)
         elif command == I:
-            self.back, self.back_is_result = b"%-22s  " % self.ducoid.encode(), False
+            self._reply(I, b"%-22s  " % self.ducoid.encode())
         elif command == V:
             self.eeprom_address = self._sl_num()
             self.address = self.eeprom_address if self.eeprom_address <= 127 else ERASED_EEPROM_ADDRESS
@@ -134,9 +191,11 @@ class YaumSlave(WireSlave):
         for j in range(min(len(c) >> 1, JOB_MAXSIZE)):
             self.job[j] = (((((c[2 * j] & 0x1F) + 9) % 25) << 4) + ((c[2 * j + 1] & 0x1F) + 9) % 25) & 0xFF
         rate = 0.0 if self.faults.hung else self.hashrate
-        self.search = Search(self.last_hash, bytes(self.job[:20]), self.difficulty * 100, rate, t)
+        self.hash_began = t
+        first_nonce_at = t + self.timing.start_us * 1e-6
+        self.search = Search(self.last_hash, bytes(self.job[:20]), self.difficulty * 100, rate, first_nonce_at)
         if self.faults.reset_after >= 0:
-            self.reset_at = t + self.faults.reset_after / self.hashrate
+            self.reset_at = first_nonce_at + self.faults.reset_after / self.hashrate
             self.faults.reset_after = -1
 
     def _hash_until(self, now: float) -> bool:
@@ -144,12 +203,12 @@ class YaumSlave(WireSlave):
         assert self.search is not None
         self.search.advance(now if self.reset_at is None else min(now, self.reset_at))
         if self.search.finished:
-            self.result = self.search.found or 0  # ducos1a() returns 0 when nothing matches
-            self.elapsed_ms = int(self.search.elapsed_s * 1000) & 0xFFFF
-            self.run_state = C
             end = self.search.end
+            self.result = self.search.found or 0  # ducos1a() returns 0 when nothing matches
+            self.elapsed_ms = (_millis(end) - _millis(self.hash_began)) & 0xFFFF
+            self.run_state = C  # while slCmd still holds the O: 'C?O' until finish_at
+            self.finish_at = end + self.timing.settle_us * 1e-6
             self.search = self.reset_at = None
-            self._end_command(end)
             return True
         if self.reset_at is not None and now >= self.reset_at:
             self.reboot(self.reset_at)
@@ -160,7 +219,11 @@ class YaumSlave(WireSlave):
 
     @property
     def result_selected(self) -> bool:
-        return self.back_is_result
+        return self.back_is == R
+
+    @property
+    def status_selected(self) -> bool:
+        return self.back_is == S
 
     @property
     def hashing(self) -> bool:
@@ -168,3 +231,9 @@ class YaumSlave(WireSlave):
 
     def nonce_time(self) -> float:
         return self.search.nonce_time() if self.search else IDLE_LOOP_S
+
+
+def _millis(t: float) -> int:
+    """The AVR's millis() at bus time t: whole milliseconds, so an elapsed
+    time reads 6 or 7 ms for 6.6 ms, as the real clock's phase falls."""
+    return math.floor(t * 1000)
