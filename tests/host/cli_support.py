@@ -35,3 +35,14 @@ def filled_example(folder: Path) -> Path:
     path = folder / "config.json"
     path.write_text(text)
     return path
+
+
+def ducorig_at_once(*argvs: list[str], timeout: float = 60) -> list[subprocess.CompletedProcess[str]]:
+    """Several `ducorig` runs side by side (each waits out its retries alone)."""
+    runs = [(argv, subprocess.Popen([*DUCORIG, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)) for argv in argvs]
+    results = []
+    for argv, process in runs:
+        out, err = process.communicate(timeout=timeout)
+        results.append(subprocess.CompletedProcess(argv, process.returncode, out, err))
+    return results

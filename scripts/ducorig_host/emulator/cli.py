@@ -30,20 +30,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tiers = ", ".join(f"{t.name}:{t.diff}:{t.min_hashrate:g}:{t.max_hashrate:g}" for t in DEFAULT_TIERS)
     parser.add_argument("--host", default=defaults.host,
                         help="address to listen on (default %(default)s; 0.0.0.0 lets a LAN device in)")
-    parser.add_argument("--port", type=int, default=0, help="pool TCP port (default: any free port)")
+    parser.add_argument("-p", "--port", type=int, default=0, help="pool TCP port (default: any free port)")
     parser.add_argument("--http-port", type=int, default=0, help="REST API port (default: any free port)")
-    parser.add_argument("--user", action="append", type=_user, default=[], metavar="NAME[:KEY]",
+    parser.add_argument("-u", "--user", action="append", type=_user, default=[], metavar="NAME[:KEY]",
                         help="register an account, optionally with a mining key (repeatable); "
                              "unregistered users are created when they first mine")
     parser.add_argument("--tier", action="append", type=_tier, default=[], metavar="NAME:DIFF:MIN:MAX[:DIV]",
                         help=f"difficulty tier in up/down order (repeatable, replaces the defaults: {tiers})")
-    parser.add_argument("--rtt", type=float, default=0.0, metavar="MS", help="delay before every reply")
-    parser.add_argument("--jitter", type=float, default=0.0, metavar="MS", help="+- random delay on top of --rtt")
-    parser.add_argument("--max-workers", type=int, default=defaults.max_workers, metavar="N")
-    parser.add_argument("--max-shares-per-minute", type=int, default=defaults.max_shares_per_minute, metavar="N")
+    parser.add_argument("--rtt", type=float, default=0.0, metavar="MS", help="delay before every reply (default 0)")
+    parser.add_argument("--jitter", type=float, default=0.0, metavar="MS",
+                        help="+- random delay on top of --rtt (default 0)")
+    parser.add_argument("--max-workers", type=int, default=defaults.max_workers, metavar="N",
+                        help="workers (connections) a user may mine with; beyond it every share gets "
+                             "BAD,Too many workers (default %(default)d, as the real pool; 0: no limit)")
+    parser.add_argument("--max-shares-per-minute", type=int, default=defaults.max_shares_per_minute, metavar="N",
+                        help="results a connection may send per minute; beyond it they get "
+                             "BAD,Too low difficulty (default %(default)d)")
     parser.add_argument("--block-chance", type=int, default=0, metavar="N",
                         help="1 in N accepted shares is a BLOCK (default 0: never)")
-    parser.add_argument("--seed", type=int, default=None, help="seed the RNG for repeatable runs")
+    parser.add_argument("--seed", type=int, default=None, help="seed the RNG for repeatable runs (default: random)")
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
