@@ -10,7 +10,6 @@ import argparse
 import json
 import math
 import sys
-import textwrap
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,9 +23,8 @@ from ducorig_host.minerreport import (DEFAULT_MAX_WORKERS, DEFAULT_MIN_EFFICIENC
                                       build_report)
 from ducorig_host.rest import ApiError, RestClient, UserNotFound, add_api_arguments, client_from_args, no_answer
 from ducorig_host.screen import Screen
-from ducorig_host.termchart import clock_label
+from ducorig_host.termchart import clock_label, fit as wrapped
 
-WIDTH = 80
 NUMBERS = ("thread", "H/s", "diff", "acc", "rej", "share s", "ki", "eff")
 LEFT_ALIGNED = {"DUCOID", "thread"}
 SHORT_THREADID = 8
@@ -56,12 +54,6 @@ def format_table(header: tuple[str, ...], rows: list[list[str]], indent: str = "
         return (indent + "  ".join(parts)).rstrip()
 
     return [line(header), *(line(row) for row in rows)]
-
-
-def wrapped(text: str, indent: str) -> list[str]:
-    """Text that fits WIDTH columns; continued lines indented two more."""
-    return textwrap.wrap(text, WIDTH - 1, initial_indent=indent, subsequent_indent=indent + "  ",
-                         break_on_hyphens=False)
 
 
 def totals_text(totals: Totals) -> str:

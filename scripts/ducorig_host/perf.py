@@ -23,7 +23,7 @@ from ducorig_host.balancehistory import HOUR_S, BalanceHistory, Rate, Sample
 from ducorig_host.cli import whole_number
 from ducorig_host.rest import ApiError, RestClient, UserNotFound, add_api_arguments, client_from_args, no_answer
 from ducorig_host.screen import Screen
-from ducorig_host.termchart import clock_label, format_duration, line_chart
+from ducorig_host.termchart import clock_label, fit, format_duration, line_chart
 
 WINDOWS_MIN = (1, 10, 60)
 PROJECTION_WINDOW_S = HOUR_S
@@ -31,11 +31,21 @@ CHART_WIDTH = 60
 CHART_HEIGHT = 8
 
 
-def format_rate(rate: Rate | None) -> str:
-    if rate is None:
-        return "-"
-    text = f"{rate.duco_per_hour:.4f}"
-    return text if rate.full else f"{text} ({format_duration(rate.span_s)} so far)"
+def rate_text(rate: Rate | None) -> str:
+    return "-" if rate is None else f"{rate.duco_per_hour:.4f}"
+
+
+def rates_lines(history: BalanceHistory) -> list[str]:
+    """DUCO/hour per window; a window longer than the history is measured
+    over the history, which a second line says."""
+    rates = {m: history.rate(m * 60) for m in WINDOWS_MIN}
+    lines = ["DUCO/hour  " + "  ".join(f"{m} min: {rate_text(rate)}" for m, rate in rates.items())]
+    partial = [(m, rate) for m, rate in rates.items() if rate is not None and not rate.full]
+    if partial:
+        names = [str(m) for m, _ in partial]
+        which = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        lines.append(f"           ({which} min: over the {format_duration(partial[0][1].span_s)} so far)")
+    return lines
 
 
 def total_hashrate(hashrates: list[float]) -> float:
@@ -114,8 +124,7 @@ class PerfMonitor:
                 f"mined      {self.history.mined_total:.8f} DUCO since {clock_label(first.time)} "
                 f"({format_duration(self.history.span_s)})"
                 + (f", {transfers} transfer(s) left out" if transfers else ""),
-                "DUCO/hour  " + "  ".join(f"{m} min: {format_rate(self.history.rate(m * 60))}"
-                                          for m in WINDOWS_MIN),
+                *rates_lines(self.history),
                 f"DUCO/day   {self._per_day_text()} (projected from the 60-min figure)",
                 f"miners     {last.miners} online, {last.hashrate:.0f} H/s server-side",
                 "",
@@ -123,15 +132,16 @@ class PerfMonitor:
             ]
         lines.append("")
         if self.last_error is not None:
-            lines.append(f"STALE: the request at {clock_label(self.last_error_time)} failed: {self.last_error}")
+            lines += fit(f"STALE: the request at {clock_label(self.last_error_time)} failed: {self.last_error}")
             if last is not None:
-                lines.append(f"       the figures above are {format_duration(self.now() - last.time)} old")
+                lines.append(f"  the figures above are {format_duration(self.now() - last.time)} old")
         if self.save_error is not None:
-            lines.append(f"NOT SAVED: the last sample could not be written: {self.save_error}")
+            lines += fit(f"NOT SAVED: the last sample could not be written: {self.save_error}")
         logged = f", CSV {self.csv_path}" if self.csv_path else ""
-        lines.append(f"{self.samples_this_run} sample(s) this run, {len(self.history.samples)} in all{logged}; "
-                     f"{self.errors} error(s). The API caches for 10-15 s: the balance moves in steps.")
-        lines += [f"note: {note}" for note in self.notes]
+        lines += fit(f"{self.samples_this_run} sample(s) this run, {len(self.history.samples)} in all{logged}; "
+                     f"{self.errors} error(s).")
+        lines.append("The API caches for 10-15 s: the balance moves in steps.")
+        lines += [line for note in self.notes for line in fit(f"note: {note}")]
         return "\n".join(lines)
 
     def _per_day_text(self) -> str:
@@ -152,16 +162,13 @@ class PerfMonitor:
             "user": self.user,
             "balance": f"{sample.balance:.8f}",
             "mined": f"{self.history.mined_total:.8f}",
-            **{f"per_hour_{m}m": self._rate_value(m * 60) for m in WINDOWS_MIN},
+            **{f"per_hour_{m}m": rate_text(self.history.rate(m * 60)) for m in WINDOWS_MIN},
             "per_day": self._per_day_text(),
             "miners": str(sample.miners),
             "hashrate": f"{sample.hashrate:.1f}",
         }
         return " ".join(f"{key}={value}" for key, value in fields.items())
 
-    def _rate_value(self, window_s: float) -> str:
-        rate = self.history.rate(window_s)
-        return "-" if rate is None else f"{rate.duco_per_hour:.4f}"
 
 
 # -- the command -------------------------------------------------------------------------

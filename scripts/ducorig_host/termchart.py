@@ -3,6 +3,7 @@ page can print it): time on x, one value on y, drawn as steps because the
 balance changes in steps."""
 from __future__ import annotations
 
+import textwrap
 import time
 from typing import Callable, Sequence
 
@@ -11,6 +12,13 @@ Point = tuple[float, float]  # (unix time, value)
 
 def clock_label(t: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def fit(text: str, indent: str = "", width: int = 79) -> list[str]:
+    """Text in lines of at most `width` columns (an 80-column terminal wraps
+    the 80th), `indent` first and two more spaces on the lines that follow."""
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False) or [indent]
 
 
 def format_duration(seconds: float) -> str:

@@ -121,7 +121,9 @@ def test_monitor_measures_income_on_the_emulator() -> None:
     assert monitor.history.rate(60).duco_per_hour == pytest.approx(gained / 20 * 3600)
     view = monitor.render()
     assert f"{second.balance:.8f} DUCO" in view and "1 online, 340 H/s" in view
-    assert f"{gained / 20 * 3600:.4f} (20s so far)" in view and "STALE" not in view
+    assert f"1 min: {gained / 20 * 3600:.4f}  " in view and "STALE" not in view
+    assert "\n           (1, 10 and 60 min: over the 20s so far)\n" in view
+    assert max(map(len, view.splitlines())) <= 80
 
 
 def test_api_errors_never_end_it_and_stale_data_says_its_age(scripted) -> None:
