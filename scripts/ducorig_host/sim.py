@@ -123,14 +123,13 @@ def run(args: argparse.Namespace) -> int:
           f"{'q in the console' if args.console else 'Ctrl-C'} stops early", flush=True)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ducorig-sim-"))
     rig = SimRig(spec, workdir)
-    ended = "unstarted"
+    ended, last = "unstarted", None
     try:
         with stop_on_hangup():
-            ended = start_and_watch(rig, args, total_s)
+            ended, last = start_and_watch(rig, args, total_s)
     except SimError as e:
         print(f"ducorig sim: {e}", file=sys.stderr)
     finally:  # on any exception too: neither the controller nor the temp dir outlives the command
-        last = rig.last_report()  # before the controller goes: its final figures
         code = rig.stop()
         log = None if args.console else log_tail(rig.log_path)
         if args.workdir is None and not args.keep:
@@ -147,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failure else 0
 
 
-def start_and_watch(rig: SimRig, args: argparse.Namespace, total_s: float) -> str:
+def start_and_watch(rig: SimRig, args: argparse.Namespace, total_s: float) -> tuple[str, Report | None]:
     try:
         rig.start(console=args.console)
     except OSError as e:
@@ -184,45 +183,51 @@ def stop_on_hangup() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def watch(rig: SimRig, args: argparse.Namespace, deadline: float, total_s: float) -> str:
+def watch(rig: SimRig, args: argparse.Namespace, deadline: float, total_s: float) -> tuple[str, Report | None]:
     """Show the rig until the time is up ("time"), Ctrl-C or q ("stopped"),
-    the controller exits ("exited") or stays silent ("silent")."""
+    the controller exits ("exited") or stays silent ("silent"). Returns why,
+    and the last report, read while the controller still runs: the summary's
+    figures, which the last frame shows too."""
     screen = Screen()
     live = screen.live and not args.console
     board = Dashboard(len(rig.spec.slaves), total_s, rig.spec.i2c_hz, "wide" if args.wide else "slaves",
                       where(rig, args)[:1])
 
-    def draw() -> None:
+    def draw(report: Report | None) -> None:
         now = time.monotonic()
-        screen.show("\n".join(board.frame(rig.last_report(), deadline - now, now - rig.started, screen.rows())))
+        screen.show("\n".join(board.frame(report, deadline - now, now - rig.started, screen.rows())))
 
-    shown_at = -PLAIN_S  # the first line as soon as there is a report
+    def until_the_end(key: Callable[[float], str | None]) -> str:
+        shown_at = -PLAIN_S  # the first plain line as soon as there is a report
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return "time"
+            if not rig.alive():
+                return "exited"
+            if rig.last_report() is None and now - rig.started > FIRST_REPORT_S:
+                return "silent"
+            if live:
+                draw(rig.last_report())
+            elif not args.console and now - shown_at >= PLAIN_S and rig.last_report() is not None:
+                shown_at = now
+                print(plain_line(rig, deadline), flush=True)
+            pressed = key(min(FRAME_S, max(0.0, deadline - now)))
+            if pressed == "q":
+                return "stopped"
+            if pressed == "t":
+                board.toggle()
+
     with keys(live) as key:
         try:
-            while True:
-                now = time.monotonic()
-                if now >= deadline:
-                    return "time"
-                if not rig.alive():
-                    return "exited"
-                if rig.last_report() is None and now - rig.started > FIRST_REPORT_S:
-                    return "silent"
-                if live:
-                    draw()
-                elif not args.console and now - shown_at >= PLAIN_S and rig.last_report() is not None:
-                    shown_at = now
-                    print(plain_line(rig, deadline), flush=True)
-                pressed = key(min(FRAME_S, max(0.0, deadline - now)))
-                if pressed == "q":
-                    return "stopped"
-                if pressed == "t":
-                    board.toggle()
+            ended = until_the_end(key)
         except KeyboardInterrupt:
-            return "stopped"
-        finally:
-            if live:  # the last report's figures, which the summary repeats
-                draw()
-                screen.close()
+            ended = "stopped"
+    last = rig.last_report()
+    if live:
+        draw(last)
+        screen.close()
+    return ended, last
 
 
 def plain_line(rig: SimRig, deadline: float) -> str:
