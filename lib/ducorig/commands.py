@@ -1,10 +1,11 @@
 # The console's commands, their table and the help. The console
-# (ducorig.console, resident) imports this module when a command letter
-# arrives and drops it after the command ran, so its RAM (a function object per
-# command, the table, the strings) is taken only while a command runs. Each
-# command is an async function (con, n): con is the Console (say, error, sel,
-# rig), n the number typed before the letter or None. docs/console.md is the
-# user's page.
+# (ducorig.console, resident) imports this module when a key other than a
+# digit or an edit arrives, and drops it after the key was handled, so its RAM
+# (a function object per command, the table, the strings) is taken only while
+# a command runs. Each command is an async function (con, n): con is the
+# Console (say, error, sel, rig), n the number typed before the letter or
+# None. Output is for people: words, no Python reprs, and every line fits 80
+# columns (con.say wraps). docs/console.md is the user's page.
 import sys
 
 from ducorig.ticks import ticks_diff, ticks_us
@@ -22,33 +23,75 @@ def which(con):
     return "all slaves" if con.sel is None else "slave %d" % con.sel
 
 
-async def letter(con, key, n):
-    """Run the command of key (one of console.LETTERS) with the value n."""
-    for cmd in CMDS:
-        if cmd[0] == key:
-            top = cmd[2]
-            if n is not None and n > top:
-                if top:
-                    await con.error("%s: %d is too large (max %d)" % (key, n, top))
-                else:
-                    await con.error("%s takes no number" % key)
-                return
-            try:
-                await cmd[1](con, n)
-            except Exception as e:  # a console bug must not stop mining
-                await con.error("%s: %s %s" % (key, type(e).__name__, e))
+def rate(s):
+    """A slave's H/s, or - while it does not hash (paused, failed, none measured yet)."""
+    r = s.hashrate()
+    return "-" if not r or s.state == "paused" or s.state.endswith("error") else "%d" % r
+
+
+def printable(data):
+    return "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in data)
+
+
+def hex_and_text(data):
+    """Bytes for people: hex, then the text ('.' where not printable)."""
+    return '%s ("%s")' % (" ".join("%02x" % b for b in data), printable(data))
+
+
+async def letter(con, c, n):
+    """A key other than a digit or an edit (console.key): echo it and run its
+    command with the value n, or say why it does nothing."""
+    k = chr(c) if 0x20 < c < 0x7F else None
+    echo = "> %s%s" % ("" if n is None else n, k)
+    if c == 4:
+        await con.error("Ctrl-D: stop first (q or Ctrl-C); the REPL soft-resets")
+    elif c == 0x13 or c == 0x11:
+        await con.error("Ctrl-S/Ctrl-Q: no flow control here, output never stops the rig")
+    elif k is None:
+        await con.error("bad key 0x%02x" % c)
+    elif k == "#":
+        ws = con.rig.workers
+        if n is not None and n >= len(ws):
+            await con.error("no slave %d (0..%d)" % (n, len(ws) - 1))
             return
+        await con.say(echo)
+        con.sel = n
+        await con.say("all slaves" if n is None else "slave %d: %s" % (n, ws[n].stats.name))
+    else:
+        for cmd in CMDS:
+            if cmd[0] == k:
+                top = cmd[2]
+                if n is not None and n > top:
+                    if top:
+                        await con.error("%s: %d is too large (max %d)" % (k, n, top))
+                    else:
+                        await con.error("%s takes no number" % k)
+                    return
+                await con.say(echo)
+                try:
+                    await cmd[1](con, n)
+                except Exception as e:  # a console bug must not stop mining
+                    await con.error("%s: %s %s" % (k, type(e).__name__, e))
+                return
+        await con.error("unknown command %s (? for help)" % k)
+
+
+async def pasted(con, size, seen):
+    """console.paste's one line: what it ignored (seen: its first bytes)."""
+    await con.error("paste ignored (%d bytes), nothing ran: %s%s" % (
+        size, printable(seen), "..." if size > len(seen) else ""))
 
 
 async def c_help(con, n):
     await con.say("n# select slave n (# alone: all); n before a letter is its value")
     for cmd in CMDS:
         await con.say(" %s  %s" % (cmd[0], cmd[3]))
-    await con.say(" Bksp edits n, Esc clears, Ctrl-C stops (REPL)")
+    await con.say(" Bksp edits n, Esc clears, Ctrl-C stops; a paste runs nothing")
 
 
 async def c_over(con, n):
     rig = con.rig
+    await con.say(" # name     state         H/s     A    R busy  eff last BAD")
     for i, w in chosen(con):
         s = w.stats
         state = s.state  # "paused" once held at the gate (rig.gate)
@@ -56,37 +99,43 @@ async def c_over(con, n):
             state = "pausing"  # finishing its current share
         elif w.quota:
             state = "+%d" % w.quota  # shares left before it pauses
-        await con.say("%d %-6s %-8s %6.1fH/s A%d R%d busy%3d%% eff%3d%% %s" % (
-            i, s.name[:6], state[:8], s.hashrate(), s.accepted, sum(s.rejected.values()),
-            int(s.busy_fraction() * 100), int(100 * 0.96 ** i), (s.last_bad or "")[:16]))
+        await con.say("%2d %-8s %-11s %5s %5d %4d %3d%% %3d%% %s" % (
+            i, s.name, state, rate(s), s.accepted, sum(s.rejected.values()),
+            int(s.busy_fraction() * 100), int(100 * 0.96 ** i), s.last_bad or ""))
     mode = "stopped" if not rig.running else "paused" if rig.held == len(rig.workers) else "mining"
     await con.say("%s, %d held%s" % (mode, rig.held, "" if con.sel is None else ", sel %d" % con.sel))
 
 
 async def c_detail(con, n):
-    from ducorig.stats import PHASES
-
+    names = ("job wait", "I2C", "hash", "submit wait")  # stats.PHASES, for people
     for i, w in chosen(con):
         s = w.stats
-        await con.say("%d %s 0x%02x %s %s %s" % (i, s.name, s.address, s.protocol, s.ducoid, s.state))
-        for k in range(len(PHASES)):
-            await con.say("  %-6s n%d mean %.1f max %.1f ms" % ((PHASES[k],) + s.phase(k)))
-        await con.say("  %.1fH/s polls %d blocks %d busy %d%%" % (
-            s.hashrate(), s.polls, s.blocks, int(s.busy_fraction() * 100)))
+        await con.say("%d %s at 0x%02x: %s, %s, %s" % (
+            i, s.name, s.address, s.protocol or "protocol not known yet", s.ducoid or "no DUCOID yet", s.state))
+        for k in range(len(names)):
+            count, mean, top = s.phase(k)
+            await con.say("  %-11s %5d shares, mean %7.1f ms, max %6d ms" % (names[k], count, mean, top))
+        await con.say("  %s H/s, %d polls, %d blocks, busy %d%%" % (
+            rate(s), s.polls, s.blocks, int(s.busy_fraction() * 100)))
         for name, table in (("rejected", s.rejected), ("lost", s.lost), ("errors", s.errors)):
             if table:
-                await con.say("  %s %s" % (name, table))
+                await con.say("  %s: %s" % (name, ", ".join("%s %d" % (k, table[k]) for k in table)))
+
+
+def ms(value):
+    return "-" if value is None else "%d" % value
 
 
 async def c_stats(con, n):
     rig = con.rig
-    rig.stats.sample_heap()
+    free = rig.stats.sample_heap()
     t = rig.stats.totals()
-    await con.say("A%d R%d lost %d, %.2f shares/s over %ds" % (
+    await con.say("%d accepted, %d rejected, %d lost: %.2f shares/s over %d s" % (
         t["accepted"], t["rejected"], t["lost"], t["shares_per_s"], int(t["elapsed_s"])))
-    await con.say("overhead p50/p95 %s/%s ms; bus %d failed transfers" % (
-        t["overhead_ms"][0], t["overhead_ms"][1], rig.bus.failures))
-    await con.say("free heap %s (min %s); poll %d ms" % (t["free_heap"], t["free_heap_min"], rig.poll_ms))
+    await con.say("overhead p50/p95 %s/%s ms; bus %d failed transfers; poll %d ms" % (
+        ms(t["overhead_ms"][0]), ms(t["overhead_ms"][1]), rig.bus.failures, rig.poll_ms))
+    await con.say("free heap: n/a on this port" if free is None else
+                  "free heap %d B (lowest %d B)" % (free, t["free_heap_min"]))
 
 
 async def c_pause(con, n):
@@ -95,9 +144,12 @@ async def c_pause(con, n):
 
 
 async def c_go(con, n):
-    con.rig.resume([w for i, w in chosen(con)], n)
+    for i, w in chosen(con):
+        # A worker that is not held has a share in flight: it is the first of
+        # the n (the gate counts the shares it lets through after it).
+        con.rig.resume([w], n if n is None or w.stats.state == "paused" else max(0, n - 1))
     text = "mining " + which(con)
-    await con.say(text if n is None else text + ", %d more shares each" % n)
+    await con.say(text if n is None else text + ", %d more shares each, then paused" % n)
 
 
 async def c_redial(con, n):
@@ -106,27 +158,61 @@ async def c_redial(con, n):
     await con.say("reconnect after the current share")
 
 
+async def transfer(con, i, w, out, into):
+    """One transfer of the console to worker w's slave, between the bus's
+    sessions (a yaum job load must not be cut into); False, and a line, if it failed."""
+    bus = con.rig.bus
+    if bus.lock.locked():
+        await bus.free()
+    try:
+        bus.transfer(w.cfg.address, out, into)
+        return True
+    except Exception as e:
+        await con.error("%d %s: %s" % (i, w.stats.name, e))
+        return False
+
+
 async def c_reset(con, n):
     from ducorig.proto import RESET
 
-    await transfer_each(con, RESET, None, "reset sent")
+    for i, w in chosen(con):
+        protocol = w.stats.protocol or w.cfg.protocol  # as identified, else as configured
+        head = "%d %s: " % (i, w.stats.name)
+        if protocol == "yaum":
+            await con.say(head + "yaum has no reset command (power-cycle it); nothing sent")
+        elif await transfer(con, i, w, RESET, None):
+            await con.say(head + ("reset sent" if protocol == "ducorig" else
+                                  "reset sent (protocol not known yet: a yaum slave ignores it)"))
 
 
 async def c_status(con, n):
     from ducorig.proto import STATUS
 
-    await transfer_each(con, STATUS, bytearray(3), "status %s")
-
-
-async def transfer_each(con, out, into, done):
-    """One transfer to each selected slave; done (with %s: the bytes read)
-    or the error per slave."""
     for i, w in chosen(con):
-        try:
-            con.rig.bus.transfer(w.cfg.address, out, into)
-            await con.say("%d: " % i + (done if into is None else done % bytes(into)))
-        except Exception as e:
-            await con.error("%d: %s" % (i, e))
+        buf = bytearray(3)
+        if await transfer(con, i, w, STATUS, buf):
+            await con.say("%d %s: %s" % (i, w.stats.name, status_words(buf, w.stats.protocol)))
+
+
+def status_words(buf, protocol):
+    """A status reply in words (docs/i2c-protocol.md sections 3 and 7)."""
+    state, version, last = chr(buf[0]), buf[1], chr(buf[2])
+    if version == 0x65:  # proto.WIRE_VERSION: a ducorig slave
+        states = {"Z": "booted", "I": "idle", "L": "loading a job", "B": "busy hashing",
+                  "C": "done, nonce found", "N": "done, nonce not found", "R": "refused its job",
+                  "E": "job failed its CRC"}
+        verdicts = {" ": "carried out", "?": "unknown", "!": "refused: not now", "#": "malformed",
+                    ">": "over-long", "^": "chunk out of order", "+": "difficulty out of range"}
+        if state in states and last in verdicts:
+            return "%s; last command %s" % (states[state], verdicts[last])
+    elif protocol == "yaum" or version == 0x63:  # yaum: its state, 'c' after A, a command not yet run
+        states = {"I": "idle", "B": "busy", "C": "done, a result waits"}
+        if state in states:
+            text = "yaum, " + states[state]
+            if version == 0x63:
+                text += ", cleared"
+            return text if last == " " else text + ", command %s not run yet" % last
+    return "not a status reply: " + hex_and_text(buf)
 
 
 async def c_raw(con, n):
@@ -154,7 +240,7 @@ async def send_raw(con, data):
                 await asyncio.sleep(0.01)  # a Pro Mini builds some replies in loop()
                 buf = bytearray(con.want)
                 bus.transfer(addr, None, buf)
-        await con.say("0x%02x: %s" % (addr, bytes(buf)) if con.want else "0x%02x: sent" % addr)
+        await con.say("0x%02x replied %s" % (addr, hex_and_text(buf)) if con.want else "0x%02x: sent" % addr)
     except Exception as e:
         await con.error("0x%02x: %s" % (addr, e))
 
@@ -196,7 +282,8 @@ async def c_freq(con, n):
 
 async def c_zero(con, n):
     con.rig.stats.reset()
-    await con.say("statistics zeroed")
+    con.rig.bus.failures = 0
+    await con.say("statistics and bus counters zeroed")
 
 
 async def c_verbose(con, n):
@@ -205,22 +292,28 @@ async def c_verbose(con, n):
     await con.say("verbose " + ("on" if rig.verbose else "off"))
 
 
+def shown(value):
+    return "none" if value is None else "(empty)" if value == "" else str(value)
+
+
 async def c_config(con, n):
     import gc
 
     loaded = "ducorig.config" in sys.modules
     from ducorig import config  # rig.main dropped it to save RAM
 
-    shown = config.masked(con.rig.cfg)
+    cfg = config.masked(con.rig.cfg)
     if not loaded:
         sys.modules.pop("ducorig.config", None)
-    for k in shown:
-        v = shown[k]
+    for k in sorted(cfg):  # MicroPython's dicts have no order of their own
+        v = cfg[k]
         if k == "slaves":
-            for s in v:
-                await con.say(" slave 0x%02x %s %s" % (s["address"], s["name"], s["protocol"]))
-        else:
-            await con.say(" %s: %s" % (k, v))
+            continue
+        if isinstance(v, dict):
+            v = ", ".join("%s %s" % (part, shown(v[part])) for part in sorted(v))
+        await con.say("%s: %s" % (k, shown(v)))
+    await con.say("slaves: " + ", ".join("0x%02x %s %s" % (s["address"], s["name"], s["protocol"])
+                                         for s in cfg["slaves"]))
     gc.collect()
 
 
@@ -292,23 +385,23 @@ async def c_mem(con, n):
     await con.say("loop lag: %d ms at worst over the last minute" % rig.worst_lag_ms())
 
 
-# One row per command: (key, function, largest value or 0 for none, help). The
-# keys are console.LETTERS, in this order (the help's). Per-slave commands act
-# on the selection, or on every slave when none is selected.
+# One row per command: (key, function, largest value or 0 for none, help), in
+# the help's order. Per-slave commands act on the selection, or on every
+# slave when none is selected.
 CMDS = (
     ("?", c_help, 0, "this help"),
     ("o", c_over, 0, "overview: one line per slave"),
     ("d", c_detail, 0, "detail and phase timing of the selected slave(s)"),
     ("s", c_stats, 0, "rig statistics and free heap"),
     ("p", c_pause, 0, "pause the selected slave(s) after the current share"),
-    ("g", c_go, 99999, "go: resume; n g: each selected mines n more, then pauses"),
+    ("g", c_go, 99999, "go: resume; n g: each selected mines n more shares, then pauses"),
     ("c", c_redial, 0, "reconnect the selected slave(s) to the pool"),
-    ("X", c_reset, 0, "reset the selected slave(s) (protocol X)"),
-    ("S", c_status, 0, "read the selected slave(s)' status bytes"),
+    ("X", c_reset, 0, "reset the selected slave(s) (ducorig X; yaum has none)"),
+    ("S", c_status, 0, "the selected slave(s)' status, in words"),
     (">", c_raw, 32, "n>: raw command line to the selected slave, Enter sends, n reply bytes"),
     ("b", c_scan, 0, "scan the I2C bus"),
     ("f", c_freq, 400, "n f: I2C clock n kHz (10..400); f: show it"),
-    ("z", c_zero, 0, "zero the statistics"),
+    ("z", c_zero, 0, "zero the statistics and the bus counters"),
     ("v", c_verbose, 1, "verbose share log: v toggles, 0v off, 1v on"),
     ("C", c_config, 0, "show the config (secrets masked)"),
     ("w", c_wifi, 0, "WiFi status"),

@@ -3,7 +3,8 @@
 # workers. It reads keys without blocking the loop and parses them: digits
 # build a number, `n#` selects slave n, Backspace edits, Esc clears (an Esc
 # sequence such as an arrow key is discarded up to its final byte), a raw
-# line (">") is typed here. A command letter imports ducorig.commands (the
+# line (">") is typed here. More than one key found waiting at once is a
+# paste: none of it runs. A command letter imports ducorig.commands (the
 # table, the commands, the help), runs it and drops the module again: a
 # headless rig never receives a key, and every function, string and global
 # name a module keeps costs heap even when its bytecode runs from ROMFS (this
@@ -14,10 +15,38 @@ import asyncio
 import sys
 
 import ducorig
-from ducorig.ticks import ticks_diff, ticks_ms
+from ducorig.ticks import sleep_ms
 
 MP = sys.implementation.name == "micropython"
-LETTERS = "?odspgcXS>bfzvCwRqm"  # the command keys: the letters of ducorig.commands.CMDS
+SETTLE_MS = 10  # after a key, the time the rest of a paste has to arrive (~115 bytes at 115200 baud)
+QUIET_MS = 100  # a paste goes on until the input has been quiet this long
+WIDTH = 79  # characters per line: the cursor stays on an 80-column line
+
+
+def esc_next(esc, c):
+    """The state after byte c inside an Esc sequence (esc: 1 after Esc, 2
+    inside Esc [, 3 after Esc O): > 0 it goes on, 0 it ended with c, -1 c is
+    a key of its own (the Esc was alone)."""
+    if esc == 1:
+        return 2 if c == 0x5B else 3 if c == 0x4F else -1
+    return 0 if esc == 3 or not 0x20 <= c < 0x40 else esc
+
+
+def keys_in(data):
+    """How many keys in data act: digits, Backspace, Enter and space only
+    edit or wait; an Esc sequence (an arrow key) is one key."""
+    n = esc = 0
+    for c in data:
+        if esc:
+            e = esc_next(esc, c)
+            esc = e if e > 0 else 0
+            if e >= 0:
+                continue
+        if c == 0x1B:
+            esc = 1
+        if not (0x30 <= c <= 0x39 or c == 8 or c == 10 or c == 13 or c == 32 or c == 0x7F):
+            n += 1
+    return n
 
 
 class Console:
@@ -26,29 +55,34 @@ class Console:
         self.out = rig.out
         self.num = None  # the number being typed
         self.sel = None  # the selected slave's index, None: all
-        self.esc = 0  # 1: after Esc, 2: inside an Esc [ sequence, 3: after Esc O
+        self.esc = 0  # inside an Esc sequence: esc_next's state
         self.line = None  # a raw line's length while one is typed (commands.c_raw), else None
-        self.err_t = None
-        self.hushed = 0  # errors counted but not printed
         self.interrupted = False
 
     async def say(self, text):
-        """One output line (79 columns at most), then a yield: a worker may run
-        between two lines."""
-        self.out.write(text[:79] + "\n")
+        """Output for people: lines of WIDTH characters at most (a longer text
+        wraps at a space, the rest indented), each one write and then a
+        yield, so the loop never waits for more than one line of output (on
+        the chip's UART at 115200 baud ~7 ms; the rule is 15 ms, 170 bytes)."""
+        while len(text) > WIDTH:
+            cut = text.rfind(" ", 20, WIDTH + 1)
+            if cut < 0:
+                cut = WIDTH
+            self.out.write(text[:cut] + "\n")
+            await asyncio.sleep(0)
+            text = "  " + text[cut:].lstrip()
+        self.out.write(text + "\n")
         await asyncio.sleep(0)
 
     async def error(self, text):
-        now = ticks_ms()
-        if self.err_t is not None and ticks_diff(now, self.err_t) < 300:
-            self.hushed += 1  # errors 300 ms apart or closer: a paste burst, one line, not a flood
-            self.err_t = now
-            return
-        self.err_t = now
-        if self.hushed:
-            text += " (+%d ignored)" % self.hushed
-            self.hushed = 0
         await self.say("? " + text)
+
+    async def command(self, keys):
+        """Scripted control (docs/console.md): keys (str or bytes) as if typed
+        one at a time, e.g. "1#5g", so never a paste."""
+        for c in keys.encode() if isinstance(keys, str) else keys:
+            if not await self.key(c):
+                return
 
     async def key(self, c):
         """One input byte (an int). False when the console must stop reading."""
@@ -76,14 +110,10 @@ class Console:
                 self.out.write(chr(c))
             return True
         if self.esc:
-            if self.esc == 1 and (c == 0x5B or c == 0x4F):  # Esc [ or Esc O
-                self.esc = 2 if c == 0x5B else 3
+            e = esc_next(self.esc, c)
+            self.esc = e if e > 0 else 0
+            if e >= 0:
                 return True
-            if self.esc >= 2:  # parameter bytes until the final byte
-                if self.esc == 3 or 0x40 <= c <= 0x7E or c < 0x20 or c > 0x7E:
-                    self.esc = 0
-                return True
-            self.esc = 0  # a lone Esc, then a key of its own
         n = self.num
         if 0x30 <= c <= 0x39:
             n = (n or 0) * 10 + c - 0x30
@@ -95,27 +125,9 @@ class Console:
             self.esc = 1
         elif c == 10 or c == 13 or c == 32:
             pass  # Enter and space: nothing to do (a number waits for its letter)
-        elif c == 4:
-            await self.error("Ctrl-D: stop first (q or Ctrl-C); the REPL soft-resets")
-        else:
+        else:  # a command key, or what is wrong with this one (commands.letter)
             self.num = None  # the key takes the number as its value, or drops it
-            if c == 0x23:  # '#'
-                ws = self.rig.workers
-                if n is None:
-                    self.sel = None
-                    await self.say("all slaves")
-                elif n >= len(ws):
-                    await self.error("no slave %d (0..%d)" % (n, len(ws) - 1))
-                else:
-                    self.sel = n
-                    await self.say("slave %d: %s" % (n, ws[n].stats.name))
-            elif 0x20 < c < 0x7F:
-                if chr(c) in LETTERS:
-                    await self.call("letter", chr(c), n)
-                else:
-                    await self.error("unknown command %s (? for help)" % chr(c))
-            else:
-                await self.error("bad key 0x%02x" % c)
+            await self.call("letter", c, n)
         return True
 
     async def call(self, name, *args):
@@ -140,9 +152,47 @@ class Console:
         rig.stop()  # before the line: it must happen even when the heap is too tight for one
         await self.say("stopping: closing pool connections")
 
+    async def keys(self, data, drain):
+        """The bytes one read found waiting: one key (a number and its
+        letter is one), or a paste. drain() returns what arrived since.
+        False when the console must stop reading."""
+        if keys_in(data) > 1:
+            data = await self.paste(data, drain)
+        for c in data:
+            try:
+                if not await self.key(c):
+                    return False
+            except Exception as e:  # a console bug (or a full heap) must not end the console
+                self.line = None
+                await self.error("console: %s %s" % (type(e).__name__, e))
+        return True
+
+    async def paste(self, data, drain):
+        """More than one key arrived at once: a paste, not typing. None of it
+        runs, nor what follows it within QUIET_MS; one line says what was
+        ignored. A Ctrl-C or Ctrl-A in it still stops the rig (mpremote sends
+        them with other bytes): then it returns that key to run, else b""."""
+        seen = bytes(data[:24])
+        size = 0
+        while data:
+            if b"\x03" in data or b"\x01" in data:
+                return b"\x03"
+            size += len(data)
+            await sleep_ms(QUIET_MS)
+            data = drain()
+        if self.line is not None:
+            self.line = None
+            self.out.write(" cancelled\n")
+        self.num = None
+        self.esc = 0
+        await self.call("pasted", size, seen)
+        return b""
+
     async def run(self):
         """Read stdin until Ctrl-C/q or end of input; at end of input
         (headless, stdin closed) mining goes on without a console."""
+        import select
+
         tty = False
         chip = sys.platform == "esp8266"
         if chip:
@@ -152,35 +202,50 @@ class Console:
         elif MP:
             import os
 
-            # The unix port's terminal: one key at a time, Ctrl-C as a byte.
-            tty = os.system("test -t 0 && stty -icanon -echo -isig min 1 2>/dev/null") == 0
+            # The unix port's terminal: one key at a time, Ctrl-C as a byte,
+            # no flow control (Ctrl-S would stop every write, and the rig).
+            tty = os.system("test -t 0 && stty -icanon -echo -isig -ixon min 1 2>/dev/null") == 0
         src = getattr(sys.stdin, "buffer", sys.stdin)
-        read = asyncio.StreamReader(src).read if MP else _fd_reader(src.fileno())
+        read, get = (asyncio.StreamReader(src).read, src.read) if MP else _fd_reader(src.fileno())
+        waiting = select.poll()
+        waiting.register(src, select.POLLIN)
+
+        def drain():
+            """What is already waiting (64 bytes at most: a bound on the time here)."""
+            data = b""
+            while len(data) < 64 and waiting.poll(0):
+                c = get(1)
+                if not c:  # end of input: the next read says so
+                    break
+                data += c
+            return data
+
         try:
             await self.say("console: ? for help")
             while self.rig.running:
-                b = await read(1)
-                if not b:
+                data = await read(1)
+                if not data:
                     await self.say("console: input closed, mining goes on")
                     return
-                try:
-                    if not await self.key(b[0] if isinstance(b, bytes) else ord(b)):
-                        return
-                except Exception as e:  # a console bug (or a full heap) must not end the console
-                    self.line = None
-                    await self.error("console: %s %s" % (type(e).__name__, e))
+                await sleep_ms(SETTLE_MS)  # the rest of a paste arrives meanwhile
+                if not await self.keys(data + drain(), drain):
+                    return
         finally:
             if chip:
                 micropython.kbd_intr(3)
             if tty:
-                os.system("stty icanon echo isig")
+                os.system("stty icanon echo isig ixon")
 
 
 if not MP:  # CPython only: no function object on the chip
 
     def _fd_reader(fd):
-        """read(n) on a file descriptor without blocking the loop."""
+        """(read, get) on a file descriptor: read(n) waits for input without
+        blocking the loop, get(n) reads what is there."""
         import os
+
+        def get(n):
+            return os.read(fd, n)
 
         async def read(n):
             loop = asyncio.get_event_loop()
@@ -188,11 +253,11 @@ if not MP:  # CPython only: no function object on the chip
             try:
                 loop.add_reader(fd, ready.set_result, None)
             except OSError:  # EPERM: a file or /dev/null, which epoll refuses and which never blocks
-                return os.read(fd, n)
+                return get(n)
             try:
                 await ready
             finally:
                 loop.remove_reader(fd)
-            return os.read(fd, n)
+            return get(n)
 
-        return read
+        return read, get
