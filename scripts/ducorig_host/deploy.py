@@ -10,8 +10,10 @@ on import: more than the ~30 KB the chip has free with WiFi up.
 
 Beside it, to the filesystem's root: `firmware/esp8266/*.py` (boot.py,
 main.py) and, with `--config FILE`, that file as `/config.json`, after the
-controller's own check (`ducorig.config`) passed, so a broken config never
-reaches the chip; every problem is reported by its key.
+controller's own check (`ducorig.config`) and the host's (`configcheck`: a
+key given twice, the example's placeholders left in, the nearest known key
+for an unknown one) passed, so a broken config never reaches the chip; every
+problem is reported by its key.
 
 One mpremote session writes the image to the ROMFS partition (`romfs deploy`:
 it stops there, before touching any file, on a chip without ROMFS), removes
@@ -22,10 +24,11 @@ reset is from the raw REPL, which skips main.py). `--dry-run` lists the image
 and the root files, with sizes, and copies nothing.
 
     ducorig deploy --port /dev/ttyUSB0 --config my-config.json
-    ducorig deploy --dry-run
+    ducorig deploy --dry-run        # or -n; -p PORT, -c FILE
 
 `--port` takes anything `mpremote connect` takes (default `auto`: the first
-USB serial port). The chip needs MicroPython's ESP8266_GENERIC FLASH_2M_ROMFS
+USB serial port). When mpremote fails, its message picks the hint that
+follows (no device found, a port in use, no ROMFS, a running rig). The chip needs MicroPython's ESP8266_GENERIC FLASH_2M_ROMFS
 firmware, v1.25 or later (the other variants have no ROMFS partition). The rig
 must let mpremote in: stop it from the console first (key `q`) if mpremote
 cannot enter the raw REPL."""
