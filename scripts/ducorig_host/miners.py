@@ -15,15 +15,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
+from ducorig_host.apimodels import Miner
 from ducorig_host.cli import whole_number
 from ducorig_host.emulator.tiers import DEFAULT_TIERS, Tier, parse_tier
-from ducorig_host.apimodels import Miner
 from ducorig_host.minerreport import (DEFAULT_MAX_WORKERS, DEFAULT_MIN_EFFICIENCY, DEFAULT_WORKER_MARGIN,
                                       SORT_KEYS, Limits, MinerLine, Report, RigConfig, RigGroup, Totals,
                                       build_report)
 from ducorig_host.rest import ApiError, RestClient, UserNotFound, add_api_arguments, client_from_args, no_answer
 from ducorig_host.screen import Screen
-from ducorig_host.termchart import clock_label, fit as wrapped
+from ducorig_host.termchart import clock_label, fit
 
 NUMBERS = ("thread", "H/s", "diff", "acc", "rej", "share s", "ki", "eff")
 LEFT_ALIGNED = {"DUCOID", "thread"}
@@ -71,33 +71,33 @@ def rig_lines(rig: RigGroup, with_ducoid: bool) -> list[str]:
     miners = [line.miner for line in rig.lines]
     shared = tuple(name for name in SHARED_FIELDS if len({getattr(m, name) for m in miners}) == 1)
     own = tuple(name for name in SHARED_FIELDS if name not in shared)
-    lines = ["", *wrapped(f"rig {rig.label}", ""), *wrapped(totals_text(rig.totals), "  ")]
+    lines = ["", *fit(f"rig {rig.label}", ""), *fit(totals_text(rig.totals), "  ")]
     if shared:
-        lines += wrapped(fields_text(miners[0], shared), "  ")
-    lines += [line for flag in rig.flags for line in wrapped(f"! {flag}", "  ")]
+        lines += fit(fields_text(miners[0], shared), "  ")
+    lines += [line for flag in rig.flags for line in fit(f"! {flag}", "  ")]
     header = (("DUCOID",) if with_ducoid else ()) + NUMBERS
     table = format_table(header, [miner_cells(line, with_ducoid) for line in rig.lines])
     lines.append(table[0])
     for row, line in zip(table[1:], rig.lines):
         lines.append(row)
         if own:
-            lines += wrapped(fields_text(line.miner, own), "    ")
-        lines += [text for flag in line.flags for text in wrapped(f"! {flag}", "    ")]
+            lines += fit(fields_text(line.miner, own), "    ")
+        lines += [text for flag in line.flags for text in fit(f"! {flag}", "    ")]
     return lines
 
 
 def render_text(report: Report, limits: Limits, rig_filter: str | None) -> str:
     lines = [f"{report.user}: {report.online} miner(s) online (pool limit {limits.max_workers})"]
-    lines += [line for flag in report.flags for line in wrapped(f"! {flag}", "  ")]
+    lines += [line for flag in report.flags for line in fit(f"! {flag}", "  ")]
     if not report.rigs:
         lines.append(f"no rig named {rig_filter!r} online" if rig_filter else "no miner online")
     with_ducoid = any(line.miner.ducoid for rig in report.rigs for line in rig.lines)
     for rig in report.rigs:
         lines += rig_lines(rig, with_ducoid)
     if len(report.rigs) > 1:
-        lines += ["", f"total of {len(report.rigs)} rigs", *wrapped(totals_text(report.totals), "  ")]
+        lines += ["", f"total of {len(report.rigs)} rigs", *fit(totals_text(report.totals), "  ")]
     if report.rigs and not with_ducoid:
-        lines += ["", *wrapped(NO_DUCOID_NOTE, "")]
+        lines += ["", *fit(NO_DUCOID_NOTE, "")]
     flagged = len(report.flags) + sum(len(rig.flags) + sum(bool(line.flags) for line in rig.lines)
                                       for rig in report.rigs)
     lines += ["", f"attention: {flagged} item(s) flagged" if flagged else "nothing needs attention"]
