@@ -34,26 +34,35 @@ def version() -> str:
         return "unknown (not installed: pip install -e .)"
 
 
-def positive_number(text: str) -> float:
-    """An option's type: a number above 0 (a timeout, an interval)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0")
-    return value
+def number(least: float, *, above: bool = False) -> Callable[[str], float]:
+    """An option's type: a finite number, `least` or more (more than `least`
+    if `above`)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (least < value if above else least <= value) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {'more than' if above else 'at least'} {least:g}")
+        return value
+
+    return parse
 
 
-def whole_number(least: int) -> Callable[[str], int]:
-    """An option's type: a whole number, `least` or more (a count, a margin)."""
+positive_number = number(0, above=True)  # a timeout, an interval
+
+
+def whole_number(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An option's type: a whole number, `least` or more, and at most `most`
+    (a count, a margin, a port)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"{text!r}: must be {least} or more")
+        if value < least or (most is not None and value > most):
+            bounds = f"{least}..{most}" if most is not None else f"{least} or more"
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {bounds}")
         return value
 
     return parse

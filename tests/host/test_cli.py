@@ -42,6 +42,16 @@ def test_a_timeout_that_is_not_above_zero_is_a_usage_error(command: str, timeout
     assert err.splitlines()[-1].startswith(f"ducorig {command}: error: argument -t/--timeout: '{timeout}'")
 
 
+@pytest.mark.parametrize("argv, why", [
+    (["pool", "--port", "99999"], "argument -p/--port: '99999': must be 0..65535"),  # an OverflowError before
+    (["pool", "--rtt", "-5"], "argument --rtt: '-5': must be at least 0"),
+    (["push", "rig.local", "-t", "0"], "argument -t/--timeout: '0': must be more than 0"),
+    (["miners", "alice", "--count", "0"], "argument --count: '0': must be 1 or more"),
+])
+def test_an_option_out_of_range_is_a_usage_error(argv: list[str], why: str) -> None:
+    assert failed_cleanly(ducorig(*argv), 2).splitlines()[-1] == f"ducorig {argv[0]}: error: {why}"
+
+
 def test_a_reader_that_goes_away_ends_the_output_quietly() -> None:
     read, write = os.pipe()
     os.close(read)  # `ducorig portcheck --rules | head` once head has exited

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Sequence
 
+from ..cli import number, whole_number
 from .config import EmulatorConfig
 from .server import PoolEmulator, serve
 from .tiers import DEFAULT_TIERS, Tier, parse_tier
@@ -30,15 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tiers = ", ".join(f"{t.name}:{t.diff}:{t.min_hashrate:g}:{t.max_hashrate:g}" for t in DEFAULT_TIERS)
     parser.add_argument("--host", default=defaults.host,
                         help="address to listen on (default %(default)s; 0.0.0.0 lets a LAN device in)")
-    parser.add_argument("-p", "--port", type=int, default=0, help="pool TCP port (default: any free port)")
-    parser.add_argument("--http-port", type=int, default=0, help="REST API port (default: any free port)")
+    port = whole_number(0, 65535)
+    parser.add_argument("-p", "--port", type=port, default=0, help="pool TCP port (default: any free port)")
+    parser.add_argument("--http-port", type=port, default=0, help="REST API port (default: any free port)")
     parser.add_argument("-u", "--user", action="append", type=_user, default=[], metavar="NAME[:KEY]",
                         help="register an account, optionally with a mining key (repeatable); "
                              "unregistered users are created when they first mine")
     parser.add_argument("--tier", action="append", type=_tier, default=[], metavar="NAME:DIFF:MIN:MAX[:DIV]",
                         help=f"difficulty tier in up/down order (repeatable, replaces the defaults: {tiers})")
-    parser.add_argument("--rtt", type=float, default=0.0, metavar="MS", help="delay before every reply (default 0)")
-    parser.add_argument("--jitter", type=float, default=0.0, metavar="MS",
+    parser.add_argument("--rtt", type=number(0), default=0.0, metavar="MS",
+                        help="delay before every reply (default 0)")
+    parser.add_argument("--jitter", type=number(0), default=0.0, metavar="MS",
                         help="+- random delay on top of --rtt (default 0)")
     parser.add_argument("--max-workers", type=int, default=defaults.max_workers, metavar="N",
                         help="workers (connections) a user may mine with; beyond it every share gets "
