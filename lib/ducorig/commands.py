@@ -312,8 +312,9 @@ async def c_config(con, n):
         if isinstance(v, dict):
             v = ", ".join("%s %s" % (part, shown(v[part])) for part in sorted(v))
         await con.say("%s: %s" % (k, shown(v)))
-    await con.say("slaves: " + ", ".join("0x%02x %s %s" % (s["address"], s["name"], s["protocol"])
-                                         for s in cfg["slaves"]))
+    slaves = ["0x%02x %s %s" % (s["address"], s["name"], s["protocol"]) for s in cfg["slaves"]]
+    for i in range(0, len(slaves), 4):  # four a line: a wrap would split one
+        await con.say(("slaves: " if i == 0 else "        ") + ", ".join(slaves[i:i + 4]))
     gc.collect()
 
 

@@ -266,7 +266,7 @@ def test_commands_reconnect_zero_raw_and_q(tmp_path, env, runtime):
         assert "08 09 0a" in p.wait_for(lambda l: l.startswith("found:"), "scan")[-1]
         p.type(b"C")
         conf = p.wait_for(lambda l: l.startswith("slaves: "), "config")
-        assert conf[-1] == "slaves: 0x08 s8 auto, 0x09 s9 auto, 0x0a s10 auto"
+        assert conf[-1] == "slaves: 0x08 s8 auto, 0x09 s9 auto, 0x0a s10 auto"  # (four a line)
         assert "user: " + user in conf and "mining_key: none" in conf
         assert not [line for line in conf if "{" in line or "'" in line]  # no Python reprs
         p.type(b"w")
