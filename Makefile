@@ -15,15 +15,16 @@ test: system $(STAMP)
 	$(BIN)/python -m pytest
 
 # What pip cannot install: as root on Debian it installs itself (make deps);
-# elsewhere it says what to run (the AVR and chip-bench tests skip without
-# it, fail under CI).
+# elsewhere it says what to run (the AVR, chip-bench and 80x24 dashboard
+# tests skip without it, fail under CI).
 system:
 	@if command -v avr-gcc >/dev/null && pkg-config --exists simavr 2>/dev/null \
 	    && [ -d /usr/share/arduino/hardware/arduino/avr/cores/arduino ] \
 	    && command -v arduino-builder >/dev/null && [ -f /usr/share/arduino/Arduino.mk ] \
-	    && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then :; \
+	    && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null \
+	    && command -v tmux >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then $(MAKE) deps; \
-	else echo "note: the AVR tool chain or valgrind is missing: run 'sudo make deps'"; fi
+	else echo "note: the AVR tool chain, valgrind or tmux is missing: run 'sudo make deps'"; fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +36,7 @@ deps:
 	apt-get update
 	apt-get install -y --no-install-recommends make python3 python3-venv python3-pip \
 		gcc libc6-dev pkg-config gcc-avr avr-libc binutils-avr arduino-core-avr simavr libsimavr-dev libelf-dev \
-		arduino-mk valgrind
+		arduino-mk valgrind tmux
 
 clean:
 	rm -rf $(VENV) build *.egg-info

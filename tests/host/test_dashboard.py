@@ -11,8 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,9 @@ import pytest
 from ducorig_host.dashboard import WIDTH, Dashboard, Figures, shorten
 from ducorig_host.simbus.bus import Traffic
 from ducorig_host.simrig import Report
+from ducorig_host.tmuxterm import TmuxTerminal
 
+ROOT = Path(__file__).resolve().parents[2]
 DUCORIG = str(Path(sys.executable).with_name("ducorig"))
 SAFETY_S = 60  # a net for a hung run, not a measure
 LONGEST_BAD = "Too high starting difficulty"  # the pool's longest BAD reason (shared/protocol.md)
@@ -103,51 +103,24 @@ def require_tmux() -> None:
     pytest.skip("tmux missing: sudo make deps")
 
 
-class Tmux:
-    """A terminal of 80x24 on a tmux server of its own, running one command."""
-
-    def __init__(self, command: str, tmp: Path) -> None:
-        self.socket = f"ducorig-test-{os.getpid()}"
-        self.tmux("new-session", "-d", "-x", "80", "-y", "24", "-s", "t",
-                  f"cd {tmp} && {command}; echo EXIT=$?; sleep {SAFETY_S}")
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True,
-                              text=True).stdout
-
-    def screen(self) -> list[str]:
-        """The visible 24 rows, wrapped lines joined (so a long line shows as one)."""
-        return self.tmux("capture-pane", "-p", "-J", "-t", "t").split("\n")[:24]
-
-    def wait(self, ready: Callable[[list[str]], bool], what: str) -> list[str]:
-        deadline = time.monotonic() + SAFETY_S
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if ready(screen):
-                return screen
-            time.sleep(0.3)
-        raise AssertionError(f"no {what} on the screen:\n" + "\n".join(self.screen()))
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
-
-
 def test_a_real_run_at_80x24_then_ctrl_c(tmp_path: Path) -> None:
     require_tmux()
-    term = Tmux(f"TMPDIR={tmp_path} {DUCORIG} sim --slaves 20 --minutes 5", tmp_path)
-    try:
+    with TmuxTerminal(f"TMPDIR={tmp_path} {DUCORIG} sim --slaves 20 --minutes 5", tmp_path) as term:
         # every slave mining and its share counted: a frame of the real thing
         frame = term.wait(lambda s: s[0].startswith("ducorig sim:") and len(s) == 24 and s[22].startswith("all ")
                           and "20 mining" in s[22] and all(int(r.split()[3]) > 0 for r in s[2:22]),
-                          "frame with 20 slaves mining")
+                          "frame with 20 slaves mining", SAFETY_S)
         assert [row.split()[0] for row in frame[2:22]] == [f"pm{i}" for i in range(20)]
         assert all(len(row) <= 80 and "…" not in row for row in frame)
         assert "left of 5:00" in frame[0] and "Ctrl-C: stop" in frame[0]
-        term.tmux("send-keys", "-t", "t", "C-c")
-        screen = term.wait(lambda s: any(line.startswith("EXIT=") for line in s), "exit")
-    finally:
-        term.close()
-    assert "EXIT=0" in screen
+        term.keys("t")  # the timings view, then back
+        timings = term.wait(lambda s: s[1].startswith("slave addr protocol"), "timings view", SAFETY_S)
+        assert "polls/share" in timings[1] and "t: slaves" in timings[0] and max(map(len, timings)) <= 80
+        term.keys("t")
+        term.wait(lambda s: s[1].startswith("slave state") and s[1].endswith("last BAD"), "slaves view", SAFETY_S)
+        term.keys("C-c")
+        code, screen = term.wait_exit(SAFETY_S)
+    assert code == 0
     summary = screen.index(next(line for line in screen if line.startswith("summary:")))
     totals, footer = screen[summary - 2:summary]  # the last frame's last two rows
     text = "\n".join(screen[summary:])
@@ -162,3 +135,17 @@ def test_a_real_run_at_80x24_then_ctrl_c(tmp_path: Path) -> None:
     assert re.search(rf"bus +{transfers} transfers, \d+ failed, {wire} s on the wire", text)
     assert f"the controller took {cpu}% of one host core" in text
     assert not list(tmp_path.glob("ducorig-sim-*"))  # the temp dir went at exit
+
+
+def test_the_readme_capture_script_writes_its_block(tmp_path: Path) -> None:
+    require_tmux()
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- dashboard: scripts/capture_dashboard.py writes this block -->\nold\n"
+                      "<!-- /dashboard -->\nrest\n")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "capture_dashboard.py"), "--seconds", "0",
+                    "--readme", str(readme)], check=True, timeout=SAFETY_S * 2)
+    text = readme.read_text()
+    block = text.split("```text\n")[1].split("```")[0].splitlines()
+    assert block[0] == "$ ducorig sim --slaves 20" and block[1].startswith("ducorig sim: 20 slaves,")
+    assert block[23].startswith("all ") and block[25].startswith("summary:") and max(map(len, block)) <= 80
+    assert text.startswith("# x\n") and text.endswith("<!-- /dashboard -->\nrest\n") and "old" not in text
