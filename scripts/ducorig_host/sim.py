@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ducorig_host import dashboard
+from ducorig_host.cli import number, positive_number
 from ducorig_host.dashboard import Dashboard, Figures
 from ducorig_host.screen import Screen
 from ducorig_host.simrig import (ESP8266_HEAPSIZE, HEAPSIZE, Report, SimError, SimRig, SimSpec, heap_bytes,
@@ -32,18 +33,6 @@ FRAME_S = 0.5  # the dashboard's refresh
 PLAIN_S = 10.0  # a line this often when the output is not a terminal
 FIRST_REPORT_S = 20.0  # the controller reports every second: silence this long means it is stuck
 LOG_TAIL = 6  # lines of the controller's log shown when it fails
-
-
-def _number(low: float, what: str, *, strict: bool) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < low or (strict and value == low):
-            raise argparse.ArgumentTypeError(f"{text} is not {what}")
-        return value
-    return parse
 
 
 def _heap(text: str) -> str:
@@ -74,11 +63,11 @@ def _pool(text: str) -> tuple[str, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slaves", default="3", help="KIND:COUNT,... with KIND in ducorig, yaum (Python models of the two protocols) or avr (our sketch in simavr, at most 6); default 3 = ducorig:3")
-    parser.add_argument("--rtt", type=_number(0, "0 or more", strict=False), default=50.0,
+    parser.add_argument("--rtt", type=number(0), default=50.0,
                         help="pool round-trip time, ms (default 50)")
-    parser.add_argument("--jitter", type=_number(0, "0 or more", strict=False), default=0.0,
+    parser.add_argument("--jitter", type=number(0), default=0.0,
                         help="uniform jitter on the RTT, ms")
-    parser.add_argument("--minutes", type=_number(0, "more than 0", strict=True), default=3.0,
+    parser.add_argument("--minutes", type=positive_number, default=3.0,
                         help="how long to mine (default 3; 0.1 is 6 s)")
     parser.add_argument("--i2c-hz", type=int, default=100_000, help="I2C clock (default 100000)")
     parser.add_argument("--ready-line", action="store_true", help="poll only when the shared ready line says so")

@@ -29,9 +29,9 @@ def sim(*args: str, tmp: Path, stdin: int | None = subprocess.DEVNULL) -> subpro
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--minutes", "0"], "argument --minutes: 0 is not more than 0"),
-    (["--minutes", "-1"], "argument --minutes: -1 is not more than 0"),
-    (["--rtt", "-5"], "argument --rtt: -5 is not 0 or more"),
+    (["--minutes", "0"], "argument --minutes: '0': must be more than 0"),
+    (["--minutes", "-1"], "argument --minutes: '-1': must be more than 0"),
+    (["--rtt", "-5"], "argument --rtt: '-5': must be at least 0"),
     (["--heap", "abc"], "argument --heap: 'abc' is not a heap size"),
     (["--heap", "0"], "argument --heap: '0' is not a heap size"),
     (["--pool", "8.8.8.8:6000"], "must not mine on a public pool"),
