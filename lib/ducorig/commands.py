@@ -198,17 +198,18 @@ def status_words(buf, protocol):
     """A status reply in words (docs/i2c-protocol.md sections 3 and 7)."""
     state, version, last = chr(buf[0]), buf[1], chr(buf[2])
     if version == 0x65:  # proto.WIRE_VERSION: a ducorig slave
-        states = {"Z": "booted", "I": "idle", "L": "loading a job", "B": "busy hashing",
-                  "C": "done, nonce found", "N": "done, nonce not found", "R": "refused its job",
-                  "E": "job failed its CRC"}
-        verdicts = {" ": "carried out", "?": "unknown", "!": "refused: not now", "#": "malformed",
-                    ">": "over-long", "^": "chunk out of order", "+": "difficulty out of range"}
-        if state in states and last in verdicts:
-            return "%s; last command %s" % (states[state], verdicts[last])
+        i = "ZILBCNRE".find(state)
+        k = " ?!#>^+".find(last)
+        if i >= 0 and k >= 0:
+            return "%s; last command %s" % (
+                ("booted", "idle", "loading a job", "busy hashing", "done, nonce found", "done, nonce not found",
+                 "refused its job", "job failed its CRC")[i],
+                ("carried out", "unknown", "refused: not now", "malformed", "over-long", "chunk out of order",
+                 "difficulty out of range")[k])
     elif protocol == "yaum" or version == 0x63:  # yaum: its state, 'c' after A, a command not yet run
-        states = {"I": "idle", "B": "busy", "C": "done, a result waits"}
-        if state in states:
-            text = "yaum, " + states[state]
+        i = "IBC".find(state)
+        if i >= 0:
+            text = "yaum, " + ("idle", "busy", "done, a result waits")[i]
             if version == 0x63:
                 text += ", cleared"
             return text if last == " " else text + ", command %s not run yet" % last

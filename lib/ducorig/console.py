@@ -18,9 +18,6 @@ import ducorig
 from ducorig.ticks import sleep_ms
 
 MP = sys.implementation.name == "micropython"
-SETTLE_MS = 10  # after a key, the time the rest of a paste has to arrive (~115 bytes at 115200 baud)
-QUIET_MS = 100  # a paste goes on until the input has been quiet this long
-WIDTH = 79  # characters per line: the cursor stays on an 80-column line
 
 
 def esc_next(esc, c):
@@ -60,14 +57,15 @@ class Console:
         self.interrupted = False
 
     async def say(self, text):
-        """Output for people: lines of WIDTH characters at most (a longer text
-        wraps at a space, the rest indented), each one write and then a
-        yield, so the loop never waits for more than one line of output (on
-        the chip's UART at 115200 baud ~7 ms; the rule is 15 ms, 170 bytes)."""
-        while len(text) > WIDTH:
-            cut = text.rfind(" ", 20, WIDTH + 1)
+        """Output for people: lines of 79 characters at most, so the cursor
+        stays on an 80-column line (a longer text wraps at a space, the rest
+        indented), each one write and then a yield: the loop never waits
+        for more than one line of output (on the chip's UART at 115200 baud
+        ~7 ms; the rule is 15 ms, 170 bytes)."""
+        while len(text) > 79:
+            cut = text.rfind(" ", 20, 80)
             if cut < 0:
-                cut = WIDTH
+                cut = 79
             self.out.write(text[:cut] + "\n")
             await asyncio.sleep(0)
             text = "  " + text[cut:].lstrip()
@@ -169,16 +167,17 @@ class Console:
 
     async def paste(self, data, drain):
         """More than one key arrived at once: a paste, not typing. None of it
-        runs, nor what follows it within QUIET_MS; one line says what was
-        ignored. A Ctrl-C or Ctrl-A in it still stops the rig (mpremote sends
-        them with other bytes): then it returns that key to run, else b""."""
+        runs, nor what follows it until the input was quiet for 100 ms; one
+        line says what was ignored. A Ctrl-C or Ctrl-A in it still stops the
+        rig (mpremote sends them with other bytes): then it returns that key
+        to run, else b""."""
         seen = bytes(data[:24])
         size = 0
         while data:
             if b"\x03" in data or b"\x01" in data:
                 return b"\x03"
             size += len(data)
-            await sleep_ms(QUIET_MS)
+            await sleep_ms(100)
             data = drain()
         if self.line is not None:
             self.line = None
@@ -227,7 +226,9 @@ class Console:
                 if not data:
                     await self.say("console: input closed, mining goes on")
                     return
-                await sleep_ms(SETTLE_MS)  # the rest of a paste arrives meanwhile
+                # A key arrived: the rest of a paste has 10 ms to follow it
+                # (a UART brings ~115 bytes in them at 115200 baud).
+                await sleep_ms(10)
                 if not await self.keys(data + drain(), drain):
                     return
         finally:

@@ -9,10 +9,11 @@
 # mpunit: heapsize=512k
 import asyncio
 
-from ducorig.console import WIDTH, Console
+from ducorig.console import Console
 from test_rig import make_rig
 
 MOST_WITHOUT_A_YIELD = 170  # bytes: 15 ms at 115200 baud
+WIDTH = 79  # characters a line: the cursor stays on an 80-column line
 
 
 class Uart:

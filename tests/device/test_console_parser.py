@@ -13,6 +13,8 @@ import ducorig
 from ducorig import commands, console
 from ducorig.rig import Rig as RealRig
 
+WIDTH = 79  # characters a line: the cursor stays on an 80-column line
+
 
 class Out:
     def __init__(self):
@@ -224,7 +226,7 @@ def test_overview_and_help_fit_80_columns():
     assert lines[0] == "> o" and lines[1].split()[:4] == ["#", "name", "state", "H/s"]
     assert lines[2].split()[-2:] == ["50%", "100%"] and lines[3].split()[-2:] == ["50%", "96%"]
     assert len(lines) == 1 + 1 + 3 + 1 + 1 + 1 + len(commands.CMDS) + 1
-    assert all(len(line) <= console.WIDTH for line in lines)
+    assert all(len(line) <= WIDTH for line in lines)
 
 
 def test_long_lines_wrap_at_a_space_and_nothing_is_lost():
@@ -232,7 +234,7 @@ def test_long_lines_wrap_at_a_space_and_nothing_is_lost():
     rig.workers[0].stats.name = "a-rather-long-slave-name"
     rig.workers[0].stats.last_bad = "Too low starting difficulty for this share, says the pool"
     rig, con, lines = feed(b"o", rig)
-    assert all(len(line) <= console.WIDTH for line in lines)
+    assert all(len(line) <= WIDTH for line in lines)
     row = lines[2] + lines[3]
     assert lines[3].startswith("  ") and "a-rather-long-slave-name" in row
     assert " ".join(row.split()).endswith("Too low starting difficulty for this share, says the pool")
@@ -272,7 +274,7 @@ def test_the_command_table_is_data():
     letters = [c[0] for c in commands.CMDS]
     assert len(letters) == len(set(letters)) and "#" not in letters
     for letter, fn, top, text in commands.CMDS:
-        assert callable(fn) and len(text) < console.WIDTH - 4
+        assert callable(fn) and len(text) < WIDTH - 4
 
 
 def test_the_commands_module_is_dropped_after_each_command():
