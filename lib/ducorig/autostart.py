@@ -121,13 +121,11 @@ async def headless(rig, sleep=sleep_ms):
     await station.up()  # Ctrl-C still reaches the REPL here: nothing is armed yet
     if rig.cfg.pool.discover:
         await rig.find_pool()  # before the watchdog: DNS and the TLS handshake block the loop
-    keep = asyncio.create_task(station.keep())
     settle.append(asyncio.create_task(_settle(sleep, 600000, 0)))  # no crash loop after 10 min of mining
-    rig.watchdog = machine.WDT  # the rig arms it once mining runs, and feeds it
+    rig.watchdog = machine.WDT  # the rig arms it once mining runs, and feeds it while the workers progress
     try:
-        await rig.run()
+        await station.supervise(rig)  # the workers wait on its link while it is down
     finally:
-        keep.cancel()
         for task in settle:
             task.cancel()
 

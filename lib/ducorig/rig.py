@@ -28,6 +28,10 @@ class Rig:
         self.console = False  # run the console task on stdin (main() decides)
         self.watchdog = None  # on the chip: machine.WDT, armed by housekeeping when mining starts
         self.wdt = None  # the armed watchdog
+        # The link the workers wait on while it is down: a station's
+        # (wifi.Station.supervise); without one, always up.
+        self.link = asyncio.Event()
+        self.link.set()
         self.rediscover_requests = 0
         self.lag_ms = 0  # the loop's worst lag in this window and the last (the console's m)
         self._lag_prev = 0
@@ -35,6 +39,10 @@ class Rig:
         self._discovering = None  # the getPool task in flight
         self._discovered = None  # ticks of the last getPool
         limiter = ConnectLimiter()
+        # The bound of one step of a worker (docs/watchdog.md): the longest is
+        # a connect, the limiter's wait and two pool timeouts (the TCP connect,
+        # the version line), each swept within SWEEP_MS.
+        self.step_ms = limiter.window_ms + 2 * (cfg.pool_timeout_ms + SWEEP_MS)
         self.workers = []
         for s in cfg.slaves:
             client = PoolClient(cfg.pool.host, cfg.pool.port, cfg.user, cfg.mining_key,
@@ -63,6 +71,7 @@ class Rig:
             s.state = "paused"
             self.held += 1
             self.log(s.name + ": paused")
+            worker.bound_ms = None  # a wait it chose, without end
             try:
                 while worker.quota == 0:
                     worker.wake.clear()
@@ -70,6 +79,7 @@ class Rig:
             finally:
                 self.held -= 1
                 s.state = state
+                worker.mark(self.step_ms)
         if worker.quota:
             worker.quota -= 1
 
@@ -176,13 +186,15 @@ class Rig:
         """One wake-up every SWEEP_MS (twice a second: more would cost every
         share, fewer would let the watchdog's 1.6 s run out) for what the rig does on a clock: bound
         the pool exchanges (pool.sweep_once), wake the workers of hung slaves
-        on the ready line, feed the watchdog, sample the heap, and measure the
-        loop's lag (how late this wake-up is: what every task waits when
-        something blocks the loop)."""
+        on the ready line, feed the watchdog while no worker is stuck, sample
+        the heap, and measure the loop's lag (how late this wake-up is: what
+        every task waits when something blocks the loop). A loop that blocks
+        feeds nothing, and the watchdog resets the chip."""
         if self.watchdog is not None:
             self.wdt = self.watchdog()  # armed now that the start-up is done
         clients = [w.client for w in self.workers]
         heap_at = lag_at = ticks_ms()
+        stuck = None  # the worker the watchdog goes unfed for
         self.stats.sample_heap()
         while self.running:
             due = ticks_ms()
@@ -199,7 +211,18 @@ class Rig:
             if self.watcher is not None:
                 self.watcher.wake_overdue()
             if self.wdt is not None:
-                self.wdt.feed()
+                # Fed unless a worker is past its bound (docs/watchdog.md):
+                # the first one is named once, and the chip resets 1.6-3.2 s later.
+                for w in self.workers:
+                    if w.bound_ms is not None and ticks_diff(now, w.progress_at) > w.bound_ms:
+                        if stuck is not w:
+                            stuck = w
+                            self.log("watchdog: %s stuck in %s for %d s: not fed" % (
+                                w.stats.name, w.stats.state, ticks_diff(now, w.progress_at) // 1000))
+                        break
+                else:
+                    stuck = None
+                    self.wdt.feed()
             if ticks_diff(now, heap_at) >= HEAP_SAMPLE_MS:
                 heap_at = now
                 self.stats.sample_heap()
@@ -241,7 +264,8 @@ def main(path="config.json", console=None, runner=None):
     with every problem named by its key. console: None runs the console
     task when stdin is a terminal (or on the chip), True/False force it.
     runner: an async function runner(rig) that mines in place of rig.run()
-    (the chip's autostart.headless: WiFi first, then the watchdog)."""
+    (the chip's autostart.headless: WiFi first, then the watchdog; the
+    sim's simi2c.online by default)."""
     import ducorig
     from ducorig import config
 
@@ -260,6 +284,8 @@ def main(path="config.json", console=None, runner=None):
     i2c, ready, recover = make_i2c(cfg)
     rig = Rig(cfg, i2c, ready, recover)
     rig.console = console_wanted() if console is None else console
+    if runner is None and cfg.i2c.sim:
+        from ducorig.simi2c import online as runner
     try:
         asyncio.run(rig.run() if runner is None else runner(rig))
     except KeyboardInterrupt:  # escapes asyncio.run: the tasks' finally blocks never ran

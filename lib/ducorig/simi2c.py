@@ -1,10 +1,14 @@
-# Sim only: a machine.I2C stand-in that talks to the simulated bus server
+# Sim only: the chip's hardware as the simulator gives it to the controller.
+# A machine.I2C stand-in that talks to the simulated bus server
 # (scripts/ducorig_host/simbus) over a blocking loopback socket, with the
 # ESP8266 SoftI2C's behaviour (docs/i2c-protocol.md sections 6 and 8):
 # writeto returns the ACK count instead of raising on a data NACK, an address
 # NACK raises OSError(ENODEV), a stretch past the timeout OSError(ETIMEDOUT)
 # (no STOP sent), scan sees 0x08..0x77 only, and every call blocks for the
-# time the bit-banged transfer takes on the wire. Never shipped to the ESP8266.
+# time the bit-banged transfer takes on the wire. A WiFi station and a
+# watchdog (SimStation, SimWDT) that online(), rig.main's runner in the sim,
+# runs the rig with, as autostart.headless does on the chip. Never shipped to
+# the ESP8266.
 #
 # Kept out of the chip bench's count (scripts/ducorig_host/chipbench.py): it
 # runs the controller under callgrind with --toggle-collect=map_iternext, so
@@ -18,8 +22,11 @@
 import asyncio
 import os
 import socket
+import sys
 from binascii import hexlify, unhexlify
 from errno import ENODEV, ETIMEDOUT
+
+from ducorig.ticks import sleep_ms, ticks_ms
 
 try:
     from asyncio.core import _io_queue  # MicroPython: wait for a socket without a stream
@@ -262,3 +269,87 @@ class ReadyLine:
             await self._writer.drain()
         while (await self._watch.readline()).strip() != b"0":
             pass
+
+
+class SimStation:
+    """network.WLAN(STA_IF) as ducorig.wifi uses it: joined, except while
+    the file `down` names exists (a test or the fault bench creates it): the
+    access point is gone, isconnected() is False and every connect fails,
+    until the file is removed and the station joins again by itself."""
+
+    def __init__(self, down=None):
+        self.down = down
+
+    def isconnected(self):
+        if self.down:
+            try:
+                os.stat(self.down)
+                return False
+            except OSError:
+                pass
+        return True
+
+    def status(self):
+        return 5 if self.isconnected() else 3  # wifi.GOT_IP, wifi.NO_AP_FOUND
+
+    def connect(self, ssid=None, password=None):
+        pass
+
+    def disconnect(self):
+        pass
+
+    def config(self, key):
+        return "sim"
+
+    def ifconfig(self):
+        return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
+
+
+class SimWDT:
+    """machine.WDT: armed when made. Not fed for timeout_ms (the chip's
+    window is 1.6-3.2 s), it resets the controller: reset() (by default the
+    process exits with status WDT_EXIT, its last line saying why). A task of
+    its own looks, and feed() too, so a loop that blocked is caught as soon
+    as it runs again."""
+
+    WDT_EXIT = 3  # the SDK's reset cause for the software watchdog
+
+    def __init__(self, timeout_ms=3200, reset=None):
+        self.timeout_ms = timeout_ms
+        self.reset = reset or self._exit
+        self.fed = ticks_ms()
+        self._task = asyncio.create_task(self._watch())
+
+    def feed(self):
+        self._check()
+        self.fed = ticks_ms()
+
+    def _check(self):
+        starved = ticks_diff(ticks_ms(), self.fed)
+        if starved > self.timeout_ms:
+            self._task.cancel()
+            self.reset("watchdog reset: not fed for %d ms" % starved)
+
+    async def _watch(self):
+        while True:
+            await sleep_ms(100)
+            self._check()
+
+    def _exit(self, why):
+        print("ducorig:", why)
+        sys.exit(self.WDT_EXIT)
+
+
+async def online(rig, down=None, watchdog_ms=None):
+    """rig.main's runner in the sim: the station up (SimStation: down, or
+    the file DUCORIG_SIM_LINK names), then the rig mines on its link, with
+    a SimWDT of watchdog_ms (DUCORIG_SIM_WATCHDOG_MS; none without)."""
+    from ducorig.wifi import Station
+
+    station = Station(rig.cfg.wifi.ssid, rig.cfg.wifi.password, rig.log,
+                      SimStation(down or os.getenv("DUCORIG_SIM_LINK")))
+    await station.up()
+    ms = watchdog_ms or int(os.getenv("DUCORIG_SIM_WATCHDOG_MS") or 0)
+    if ms:
+        rig.watchdog = lambda: SimWDT(ms)
+    await station.supervise(rig)

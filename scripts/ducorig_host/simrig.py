@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,28 @@ def micropython() -> str:
     return found
 
 
+def give_terminal() -> Callable[[], None]:
+    """Make this terminal the console's (`ducorig sim --console`), as a
+    serial terminal is the chip's: keys unechoed and one at a time, Ctrl-C a
+    byte for the console, and no flow control: with ixon, Ctrl-S stops every
+    write to the terminal, and a write that blocks stops the whole rig (the
+    controller is one process). Output still turns \\n into \\r\\n. Returns
+    what restores the terminal; a stdin that is no terminal is left alone."""
+    if not sys.stdin.isatty():
+        return lambda: None
+    import termios
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    mode = termios.tcgetattr(fd)
+    mode[0] &= ~(termios.IXON | termios.IXOFF | termios.ICRNL | termios.INLCR | termios.IGNCR | termios.BRKINT
+                 | termios.ISTRIP)
+    mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
+    mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
+    termios.tcsetattr(fd, termios.TCSANOW, mode)
+    return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
 class SimRig:
     def __init__(self, spec: SimSpec, workdir: Path):
         self.spec = spec
@@ -205,6 +227,7 @@ class SimRig:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
+        self._release_terminal: Callable[[], None] | None = None  # give_terminal's restore, with console
 
     @property
     def config_path(self) -> Path:
@@ -237,6 +260,8 @@ class SimRig:
         self.config_path.write_text(json.dumps(self.config(), indent=1))
         log = None if console else open(self.log_path, "wb")
         self.started = time.monotonic()
+        if console:
+            self._release_terminal = give_terminal()
         self.process = subprocess.Popen(
             [*prefix, micropython(), "-X", f"heapsize={rom_heapsize(self.spec.heapsize, image.stat().st_size)}",
              "-c", rom_command(image, launch or f"from ducorig import rig\nrig.main({str(self.config_path)!r})")],
@@ -303,6 +328,9 @@ class SimRig:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 code = self.process.wait()
+        if self._release_terminal is not None:  # the controller is gone: the terminal is ours again
+            self._release_terminal()
+            self._release_terminal = None
         self._listener.close()
         self.bus.stop()
         if self.emulator is not None:

@@ -118,12 +118,45 @@ async def test_up_tries_again_until_the_network_is_there_writing_once():
         chip.ap = ("home", "other")  # the config's password is wrong too
         st, lines = station(chip, timeout_ms=100)
         task = asyncio.create_task(st.up())
-        await until(lambda: len(lines) >= 3, "three failed attempts")
-        assert all(line.endswith("(wrong password), trying again") for line in lines), lines
+        await until(lambda: chip.sta.calls.count(("connect",)) >= 2, "three failed attempts")
+        assert lines == ["WiFi: no connection to home in 0 s (wrong password), trying again"]  # once, not a flood
+        assert not st.link.is_set()
         chip.ap = ("home", "secret")  # the router is fixed
         await until(task.done, "connected")
-        assert lines[-1] == "WiFi: 192.168.4.7 on home"
+        assert lines[-1].startswith("WiFi: 192.168.4.7 on home") and len(lines) == 2, lines
         assert chip.sta.writes() == [("active", True), ("connect", "home", "secret")]
+        assert st.link.is_set()
+
+
+async def test_the_pauses_between_attempts_double_and_end_when_the_sdk_joins():
+    with FakeChip() as chip:
+        from ducorig import wifi
+
+        chip.sta.boot("home", "secret")  # the router is off
+        st, lines = station(chip, timeout_ms=60)
+        st.check_ms = 7  # a pause's step (an attempt polls every wifi.POLL_MS)
+        st.pause_ms = 10 ** 6
+        pauses = {}  # the SDK's connects so far -> the pause steps after that attempt
+        real = wifi.sleep_ms
+
+        async def sleep(ms):
+            if ms <= st.check_ms:
+                n = chip.sta.calls.count(("connect",))  # the first attempt waits for the SDK's own
+                pauses[n] = pauses.get(n, 0) + 1
+                if n == 3 and pauses[n] == 2:
+                    chip.ap = ("home", "secret")  # back in a pause: the SDK joins by itself
+            await real(ms)
+
+        wifi.sleep_ms = sleep
+        try:
+            await st.up()
+        finally:
+            wifi.sleep_ms = real
+        # the pause after failure f: 7 ms << (f - 1), plus up to a quarter
+        assert pauses[0] in (1, 2) and pauses[1] in (2, 3) and pauses[2] in (4, 5), pauses
+        assert pauses[3] == 2 and chip.sta.calls.count(("connect",)) == 3 and st.link.is_set()
+        assert lines == ["WiFi: no connection to home in 0 s (network not found), trying again",
+                         "WiFi: 192.168.4.7 on home"]
 
 
 async def test_keep_logs_a_lost_link_and_brings_it_back():
@@ -138,9 +171,11 @@ async def test_keep_logs_a_lost_link_and_brings_it_back():
             await until(lambda: len(lines) >= 2, "lost, then a failed attempt")
             assert lines[0] == "WiFi: link lost (idle)", lines
             assert lines[1] == "WiFi: no connection to home in 0 s (network not found), trying again"
+            assert not st.link.is_set()  # the workers wait on it
             chip.ap = ("home", "secret")
-            await until(lambda: lines[-1] == "WiFi: 192.168.4.7 on home", "back")
+            await until(lambda: lines[-1].startswith("WiFi: 192.168.4.7 on home"), "back")
             assert ("connect",) in chip.sta.calls and chip.sta.writes() == []
+            assert st.link.is_set() and len(lines) == 3, lines
         finally:
             task.cancel()
 
