@@ -51,24 +51,40 @@ class Worker:
         self.redial = False  # the console asks for a fresh pool connection
         self.quota = None  # shares left before it pauses (0: paused), None: no limit
         self._last_feedback = None
+        # What the watchdog looks at (Rig._housekeeping): the ticks of the
+        # last step done, and how long the next may take (None: a wait
+        # without end, paused or offline; or not started).
+        self.progress_at = ticks_ms()
+        self.bound_ms = None
 
     async def run(self):
         rig = self.rig
+        link = rig.link
+        step_ms = rig.step_ms
         pool_failures = 0  # failed connections in a row
+        self.mark(step_ms)
         while rig.running:
             if self.quota is not None:
                 await rig.gate(self)
+            if not link.is_set():  # wait for the station's supervisor to bring it back
+                self.stats.state = "offline"
+                self.bound_ms = None
+                await self.client.close()  # what became of it is unknown: connect afresh
+                await link.wait()
+                pool_failures = 0  # the link failed, not the pool
             try:
                 if self.redial:
                     self.redial = False
                     await self.client.close()
                 if self.slave is None:
                     self.stats.state = "identify"
+                    self.mark(step_ms)
                     self.slave = await identify(rig.bus, self.cfg.address, self.cfg.protocol)
                     self.stats.protocol = self.slave.protocol
                     self.stats.ducoid = self.slave.ducoid
                 if self.client.writer is None:  # not connected
                     self.stats.state = "connect"
+                    self.mark(step_ms)
                     if rig.cfg.tier == "auto":
                         self.client.tier = tier_for(self._rate())
                     await self.client.connect()
@@ -77,10 +93,12 @@ class Worker:
             except PoolError as e:
                 self._failed("pool: " + e.kind, e)
                 await self.client.close()
+                if not link.is_set():
+                    continue  # no back-off and no new pool: the loop waits for the link
                 pool_failures += 1
                 if pool_failures >= REDISCOVER_AFTER:
                     rig.pool_trouble()
-                await sleep_ms(backoff_ms(pool_failures))
+                await self._rest(backoff_ms(pool_failures))
             except Exception as e:  # a slave or bus error; or a bug, which must not end this task
                 if isinstance(e, (SlaveError, BusError)):
                     self._failed(("slave: " if isinstance(e, SlaveError) else "bus: ") + e.kind, e)
@@ -91,16 +109,29 @@ class Worker:
                 if isinstance(e, SlaveError) and e.kind == LOCKED:
                     self.stats.state = "locked"  # parked: only a power cycle frees it
                     await self.client.close()
-                    await sleep_ms(LOCKED_LOOK_MS)
+                    await self._rest(LOCKED_LOOK_MS)
                     continue
                 self.slave_failures += 1
-                await sleep_ms(backoff_ms(self.slave_failures, 500, 30000))
+                await self._rest(backoff_ms(self.slave_failures, 500, 30000))
+
+    def mark(self, bound_ms):
+        """A step done (or a wait begun): the next is due within bound_ms."""
+        self.progress_at = ticks_ms()
+        self.bound_ms = bound_ms
+
+    async def _rest(self, ms):
+        """A wait it chose (a back-off, a locked slave's pause): bounded by
+        its length and one step."""
+        self.mark(ms + self.rig.step_ms)
+        await sleep_ms(ms)
 
     async def share(self):
         stats = self.stats
         client = self.client
         slave = self.slave
-        t0 = ticks_ms()
+        step_ms = self.rig.step_ms
+        self.progress_at = t0 = ticks_ms()
+        self.bound_ms = step_ms  # the job request and its write to the slave
         last, expected, digest, diff = await client.request_job()
         t1 = ticks_ms()
         try:
@@ -129,7 +160,8 @@ class Worker:
         except BusError:
             await self._abandon()
             raise
-        t3 = ticks_ms()
+        self.progress_at = t3 = ticks_ms()
+        self.bound_ms = step_ms  # the submit
         # One SHA-1 on the master proves the nonce before it goes to the pool
         # (a yaum slave has no CRC, and a garbled nonce would earn a BAD). It
         # also tells yaum's "nothing found" (R = 0) from a share at nonce 0.
@@ -170,7 +202,8 @@ class Worker:
         rate = self._rate()
         # The job's worst case at the slave's rate, twice, plus a second.
         self.limit_ms = limit_ms = int(200000 * diff / rate) + 1000
-        self.started = started = ticks_ms()
+        self.progress_at = self.started = started = ticks_ms()
+        self.bound_ms = limit_ms + self.rig.step_ms  # past the limit, one step resets the slave
         watcher = self.rig.watcher if slave.ready_line else None
         # Polling: the job's mean hash time over POLLS_PER_SHARE, so a slow
         # slave or a high difficulty polls no more often per share, and no
