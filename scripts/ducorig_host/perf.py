@@ -28,7 +28,7 @@ from ducorig_host.termchart import clock_label, fit, format_duration, line_chart
 WINDOWS_MIN = (1, 10, 60)
 PROJECTION_WINDOW_S = HOUR_S
 CHART_WIDTH = 60
-CHART_HEIGHT = 8
+CHART_HEIGHT = 6  # a frame with an error and a note still fits 80x24, the cursor's line included
 
 
 def rate_text(rate: Rate | None) -> str:
@@ -139,8 +139,7 @@ class PerfMonitor:
             lines += fit(f"NOT SAVED: the last sample could not be written: {self.save_error}")
         logged = f", CSV {self.csv_path}" if self.csv_path else ""
         lines += fit(f"{self.samples_this_run} sample(s) this run, {len(self.history.samples)} in all{logged}; "
-                     f"{self.errors} error(s).")
-        lines.append("The API caches for 10-15 s: the balance moves in steps.")
+                     f"{self.errors} error(s)")
         lines += [line for note in self.notes for line in fit(f"note: {note}")]
         return "\n".join(lines)
 

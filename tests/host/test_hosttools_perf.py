@@ -2,12 +2,13 @@
 rewritten), the live view and --once, the chart and the PNG."""
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
 import pytest
-from test_hosttools_support import (FakeClock, MiningRig, envelope, fake_client, html, parse_args, rest_url,
-                                    scripted, start_emulator, user_result, world)  # noqa: F401 (fixtures)
+from test_hosttools_support import (FakeClock, MiningRig, envelope, fake_client, html, miner_json, parse_args,
+                                    rest_url, scripted, start_emulator, user_result, world)  # noqa: F401 (fixtures)
 
 from ducorig_host import perf, perfcsv, perfplot
 from ducorig_host.balancehistory import BalanceHistory, Sample
@@ -137,6 +138,23 @@ def test_api_errors_never_end_it_and_stale_data_says_its_age(scripted) -> None:
     assert monitor.errors == 2 and monitor.attempts == 3
     assert "5.00000000 DUCO" in view and "STALE" in view and "HTTP 502" in view
     assert "the figures above are 40s old" in view
+
+
+def test_a_frame_with_an_error_and_a_note_fits_80x24(scripted, tmp_path: Path) -> None:
+    scripted.set("/v2/users/alice", *(envelope(user_result(5.0 + n / 100, [miner_json(1)])) for n in range(5)))
+    clock = FakeClock()
+    client = fake_client(scripted.url, clock, retries=0)
+    monitor = perf.PerfMonitor("alice", scripted.url, BalanceHistory(), tmp_path / "a-long-name-for-a-log.csv",
+                               notes=["resumed 6 sample(s) of alice from a-long-name-for-a-log.csv"], now=clock.time)
+    for _ in range(5):
+        assert monitor.poll(client) is not None
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        gone = closed.getsockname()[1]
+    assert monitor.poll(fake_client(f"http://127.0.0.1:{gone}", clock, retries=0)) is None
+    lines = monitor.render().splitlines()
+    assert lines[4] == "           (10 and 60 min: over the 1m20s so far)" and lines[-1].startswith("note: resumed")
+    assert any(line.startswith("STALE") for line in lines)
+    assert len(lines) <= 23 and max(map(len, lines)) <= 80  # the 24th row: where the cursor waits
 
 
 # -- the command -------------------------------------------------------------------------
