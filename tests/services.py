@@ -30,6 +30,19 @@ def pool_emulator() -> dict[str, str]:
     }
 
 
+def bounce_pool() -> dict[str, str]:
+    """A pool emulator whose tier table fits neither the ducorig slaves'
+    340 H/s (MEGA <-> ARM) nor yaum's 196 H/s (AVR <-> MEGA): tier bounce."""
+    from ducorig_host.emulator import EmulatorConfig, EmulatorThread
+    from ducorig_host.emulator.tiers import parse_tier
+
+    tiers = tuple(parse_tier(spec) for spec in ("AVR:4:90:190", "MEGA:6:200:330", "ARM:8:380:550"))
+    thread = EmulatorThread(EmulatorConfig(seed=2, tiers=tiers))
+    thread.start()
+    _stoppers.append(thread.stop)
+    return {"DUCORIG_BOUNCE_POOL": f"127.0.0.1:{thread.emulator.pool_port}"}
+
+
 def bad_pool() -> dict[str, str]:
     from tests.badpool import BadPool
 
@@ -61,7 +74,7 @@ def rig_bus() -> dict[str, str]:
     return {"DUCORIG_RIG_BUS": f"127.0.0.1:{server.port}"}
 
 
-STARTERS: list[Callable[[], dict[str, str]]] = [pool_emulator, bad_pool, sim_buses, rig_bus]
+STARTERS: list[Callable[[], dict[str, str]]] = [pool_emulator, bounce_pool, bad_pool, sim_buses, rig_bus]
 _started = False
 
 

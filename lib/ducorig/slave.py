@@ -74,6 +74,7 @@ class DucorigDriver:
     protocol = "ducorig"
     max_diff = proto.MAX_DIFF
     ready_line = True  # it pulls the shared ready line while it holds a result
+    has_rate_cap = True
 
     def __init__(self, bus, addr):
         self.bus = bus
@@ -134,6 +135,10 @@ class DucorigDriver:
     def reset(self):
         self.bus.transfer(self.addr, proto.RESET, None)
 
+    def set_rate_cap(self, hs):
+        """W: at most hs H/s from the next job on (a reset restores the default)."""
+        self.bus.transfer(self.addr, proto.rate_cap_frame(hs), None)
+
     def _status(self, select):
         buf = self.bus.status
         for _ in range(TRIES):
@@ -171,6 +176,7 @@ class YaumDriver:
     protocol = "yaum"
     max_diff = 99  # D takes two digits
     ready_line = False
+    has_rate_cap = False
 
     def __init__(self, bus, addr):
         self.bus = bus

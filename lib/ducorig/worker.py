@@ -23,6 +23,8 @@ REDISCOVER_AFTER = 3  # failed connects in a row before asking for the pool agai
 POLLS_PER_SHARE = 24  # polls over a job's expected hash time (polling mode)
 JOB_TRIES = 3  # sends of one job to a slave that reboots while hashing it
 LOCKED_LOOK_MS = 60000  # a locked slave is looked at again once a minute: has it been power-cycled?
+BOUNCE_CAP = 0.95  # a bounce lowers the rate cap to this much of the rate the lower tier refused
+BOUNCE_PARK_MS = 600000  # a slave without a cap that bounces waits this long before it tries again
 # Tier by measured rate, as the official AVR miner chooses (README, "The pool emulator").
 _TIER_LIMITS = ((380, "AVR"), (550, "MEGA"), (1000, "ARM"))
 
@@ -56,6 +58,11 @@ class Worker:
         # without end, paused or offline; or not started).
         self.progress_at = ticks_ms()
         self.bound_ms = None
+        self.reported = 0.0  # the hash rate sent with the last share
+        self.diff = None  # the connection's last job difficulty: it changes when the pool moves the tier
+        self.last_move = 0  # the tier move before this job: 1 up, -1 down, 0 none
+        self.fast_rate = 0  # the last rate a tier refused as too fast for it
+        self.rate_cap = None  # the cap the bounce set (sent again after every reset)
 
     async def run(self):
         rig = self.rig
@@ -82,12 +89,14 @@ class Worker:
                     self.slave = await identify(rig.bus, self.cfg.address, self.cfg.protocol)
                     self.stats.protocol = self.slave.protocol
                     self.stats.ducoid = self.slave.ducoid
+                    await self._apply_cap()
                 if self.client.writer is None:  # not connected
                     self.stats.state = "connect"
                     self.mark(step_ms)
                     if rig.cfg.tier == "auto":
                         self.client.tier = tier_for(self._rate())
                     await self.client.connect()
+                    self.diff = None  # a new connection starts at the tier it asks for
                 await self.share()
                 pool_failures = self.slave_failures = 0
             except PoolError as e:
@@ -133,6 +142,11 @@ class Worker:
         self.progress_at = t0 = ticks_ms()
         self.bound_ms = step_ms  # the job request and its write to the slave
         last, expected, digest, diff = await client.request_job()
+        if diff != self.diff:
+            if await self._tier_moved(diff):
+                return  # parked: the job goes with the connection
+        elif self.last_move:
+            self.last_move = 0  # the tier held
         t1 = ticks_ms()
         try:
             for _ in range(JOB_TRIES):
@@ -147,6 +161,7 @@ class Worker:
                     if e.kind != REBOOTED:
                         raise
                     stats.count(stats.errors, "reset")  # its job is gone: send it again
+                    await self._apply_cap()  # a reset restored the slave's default
             else:
                 raise SlaveError(FAILED, "slave keeps rebooting")
         except SlaveError as e:
@@ -173,8 +188,9 @@ class Worker:
         if elapsed_us <= 0:  # a yaum slave's elapsed ms can be 0
             elapsed_us = int((nonce + 1) * 1000000 / self._rate())
         stats.state = "submit"
+        self.reported = rate = (nonce + 1) * 1000000 / elapsed_us  # the slave's own, never lowered
         try:
-            kind, reason = await client.submit(nonce, (nonce + 1) * 1000000 / elapsed_us, slave.ducoid)
+            kind, reason = await client.submit(nonce, rate, slave.ducoid)
         except PoolError as e:
             stats.count(stats.lost, "pool: " + e.kind)
             raise
@@ -246,6 +262,50 @@ class Worker:
             stats.polls += polls
             if watcher is not None:
                 watcher.leave(self)
+
+    async def _tier_moved(self, diff):
+        """A job at another difficulty: the pool moved this connection to
+        another tier, after a share whose rate was outside its tier's limits
+        (and rejected it). A move straight back is a bounce: the slave's
+        rate fits none of the pool's tiers, whose table the pool downloads
+        at run time (moves on in one direction are a climb). A capped slave
+        then hashes slower, below the rate the lower tier refused, until its
+        shares are GOOD; one without a cap earns nothing there, so it waits
+        (True)."""
+        last = self.diff
+        self.diff = diff
+        if last is None:
+            self.last_move = 0
+            return False
+        move = 1 if diff > last else -1
+        if move == 1:
+            self.fast_rate = self.reported  # too fast for the lower tier
+        bounced = move == -self.last_move
+        self.last_move = move
+        if not bounced:
+            return False
+        self.last_move = 0
+        stats = self.stats
+        first = not stats.errors.get("tier bounce")
+        stats.count(stats.errors, "tier bounce")
+        if self.slave.has_rate_cap:
+            self.rate_cap = int(self.fast_rate * BOUNCE_CAP)
+            await self._apply_cap()
+            self.rig.log("%s: the pool's tiers bounce it at %d H/s: rate cap now %d H/s"
+                         % (stats.name, self.fast_rate, self.rate_cap))
+            return False
+        if first:
+            self.rig.log("%s: the pool's tiers bounce it at %d H/s and it has no rate cap: its shares would"
+                         " all be rejected, so it tries again every %d min" % (stats.name, self.fast_rate,
+                                                                            BOUNCE_PARK_MS // 60000))
+        stats.state = "tier bounce"
+        await self.client.close()
+        await sleep_ms(BOUNCE_PARK_MS)
+        return True
+
+    async def _apply_cap(self):
+        if self.rate_cap is not None and self.slave.has_rate_cap:
+            await self._io(self.slave.set_rate_cap, self.rate_cap)
 
     async def _io(self, call, *args):
         """call(*args) on the bus: at once, unless a session holds the bus; a

@@ -21,10 +21,10 @@ class Out:
         self.lines.append(text)
 
 
-def make_rig(user, slaves=(8, 9, 10, 11), ready=False, **extra):
+def make_rig(user, slaves=(8, 9, 10, 11), ready=False, pool="DUCORIG_POOL", **extra):
     for addr in (8, 9, 10, 11):  # no fault left over from an earlier test
         control(addr, "factory")
-    host, port = os.getenv("DUCORIG_POOL").split(":")
+    host, port = os.getenv(pool).split(":")
     data = {"user": user, "pool": {"host": host, "port": int(port)}, "stagger_ms": 20,
             "i2c": {"sim": os.getenv("DUCORIG_RIG_BUS"), "ready_pin": 14 if ready else None},
             "slaves": [{"address": a, "name": "s%d" % a} for a in slaves]}
@@ -206,6 +206,34 @@ async def test_a_locked_yaum_slave_is_named_once_and_parked_while_the_others_min
         workermod.LOCKED_LOOK_MS = 60000
     said = [line for line in r.out.lines if "yaum slave locked: power-cycle it" in line]
     assert len(said) == 1 and ours.lost == {}, r.out.lines
+
+
+async def test_a_tier_bounce_lowers_the_rate_cap_until_shares_are_good():
+    # ducorig at 340 H/s: AVR -> MEGA -> ARM -> MEGA, a bounce (MEGA refused
+    # ~340 as too fast, ARM as too slow): capped at 95 % of that it stays on MEGA
+    r = make_rig("rig-bounce", slaves=(8,), pool="DUCORIG_BOUNCE_POOL")
+    slaves = await run_until(r, lambda ss: ss[0].accepted >= 3)
+    s, worker = slaves[0], r.workers[0]
+    assert 330 <= worker.fast_rate < 350 and s.errors.get("tier bounce") == 1, (s.as_dict(), r.out.lines)
+    assert worker.rate_cap == int(worker.fast_rate * 0.95)  # under the rate MEGA refused
+    assert 300 < worker.reported < worker.rate_cap + 0.5 and worker.diff == 6  # what it really hashes now, on MEGA
+    said = [line for line in r.out.lines if "bounce" in line]
+    assert said == ["s8: the pool's tiers bounce it at %d H/s: rate cap now %d H/s\n"
+                    % (worker.fast_rate, worker.rate_cap)], r.out.lines
+
+
+async def test_a_tier_bounce_without_a_rate_cap_is_said_once_and_waited_out():
+    # yaum at 196 H/s: AVR -> MEGA -> AVR; it cannot slow down
+    workermod.BOUNCE_PARK_MS = 1500  # 10 min on the chip
+    r = make_rig("rig-bounce-yaum", slaves=(11,), pool="DUCORIG_BOUNCE_POOL")
+    s = r.stats.slaves[0]
+    try:
+        await run_until(r, lambda ss: ss[0].errors.get("tier bounce", 0) >= 2)
+    finally:
+        workermod.BOUNCE_PARK_MS = 600000
+    said = [line for line in r.out.lines if "bounce" in line]
+    assert len(said) == 1 and "no rate cap" in said[0] and s.accepted == 0, r.out.lines
+    assert sum(s.rejected.values()) <= 2 * s.errors["tier bounce"]  # no flood of BAD shares
 
 
 async def test_pause_holds_one_worker_while_the_others_mine():

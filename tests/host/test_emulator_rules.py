@@ -4,6 +4,7 @@ from __future__ import annotations
 from test_emulator_support import USER, Miner, make_config, result_line, running, until
 
 from ducorig_host.emulator import Tier
+from ducorig_host.emulator.tiers import parse_tier
 
 
 async def test_incorrect_result() -> None:
@@ -83,6 +84,24 @@ async def test_custom_tier_table_order() -> None:
         await miner.send(result_line(job.solve(), hashrate="150"))
         assert await miner.line() == b"BAD,Too low starting difficulty\n"
         assert (await miner.job()).diff == 3
+
+
+async def test_a_rate_between_two_tiers_bounces_on_every_share() -> None:
+    # The real pool code, given AVR [90, 330) and MEGA [380, 550) and a slave
+    # at 340 H/s, moved the connection AVR -> MEGA -> AVR on every share.
+    tiers = (parse_tier("AVR:6:90:330"), parse_tier("MEGA:16:380:550"))
+    async with running(make_config(tiers=tiers)) as emu:
+        miner = await Miner.connect(emu)
+        job = await miner.job()
+        diffs, feedback = [], []
+        for _ in range(6):
+            diffs.append(job.diff)
+            await miner.send(result_line(job.solve(), hashrate="340"))
+            feedback.append((await miner.line()).decode().strip())
+            job = await miner.job()
+        assert diffs == [6, 16, 6, 16, 6, 16]
+        assert feedback == ["BAD,Too low starting difficulty", "BAD,Too high starting difficulty"] * 3
+        assert emu.connections[0].accepted == 0 and emu.connections[0].rejected == 6
 
 
 async def test_unknown_or_empty_tier_falls_back_to_net() -> None:
