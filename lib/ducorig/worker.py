@@ -300,7 +300,7 @@ class Worker:
                                                                             BOUNCE_PARK_MS // 60000))
         stats.state = "tier bounce"
         await self.client.close()
-        await sleep_ms(BOUNCE_PARK_MS)
+        await self._rest(BOUNCE_PARK_MS)
         return True
 
     async def _apply_cap(self):
