@@ -317,21 +317,22 @@ class SimWDT:
     def __init__(self, timeout_ms=3200, reset=None):
         self.timeout_ms = timeout_ms
         self.reset = reset or self._exit
-        self.fed = ticks_ms()
-        self._task = asyncio.create_task(self._watch())
+        self.fed = ticks_ms()  # None once it has reset
+        asyncio.create_task(self._watch())
 
     def feed(self):
         self._check()
-        self.fed = ticks_ms()
+        if self.fed is not None:
+            self.fed = ticks_ms()
 
     def _check(self):
-        starved = ticks_diff(ticks_ms(), self.fed)
-        if starved > self.timeout_ms:
-            self._task.cancel()
+        if self.fed is not None and ticks_diff(ticks_ms(), self.fed) > self.timeout_ms:
+            starved = ticks_diff(ticks_ms(), self.fed)
+            self.fed = None
             self.reset("watchdog reset: not fed for %d ms" % starved)
 
     async def _watch(self):
-        while True:
+        while self.fed is not None:
             await sleep_ms(100)
             self._check()
 
