@@ -76,8 +76,19 @@ async def letter(con, c, n):
         await con.error("unknown command %s (? for help)" % k)
 
 
+async def hello(con):
+    """The console's banner (console.run: the first import of this module)."""
+    await con.say("console: ? for help")
+
+
 async def pasted(con, size, seen):
-    """console.paste's one line: what it ignored (seen: its first bytes)."""
+    """What console.keys ignored, a paste (seen: its first bytes), in one
+    line; a raw line being typed and a number are dropped with it."""
+    if con.line is not None:
+        con.line = None
+        con.out.write(" cancelled\n")
+    con.num = None
+    con.esc = 0
     await con.error("paste ignored (%d bytes), nothing ran: %s%s" % (
         size, printable(seen), "..." if size > len(seen) else ""))
 

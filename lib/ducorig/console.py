@@ -152,40 +152,34 @@ class Console:
 
     async def keys(self, data, drain):
         """The bytes one read found waiting: one key (a number and its
-        letter is one), or a paste. drain() returns what arrived since.
-        False when the console must stop reading."""
+        letter is one), or a paste, more than one. None of a paste runs, nor
+        what follows it until the input was quiet for 100 ms, and one line
+        says what was ignored; a Ctrl-C or Ctrl-A in it still stops the rig
+        (mpremote sends them with other bytes). drain() returns what arrived
+        since. False when the console must stop reading."""
         if keys_in(data) > 1:
-            data = await self.paste(data, drain)
+            seen = bytes(data[:24])
+            size = 0
+            while data and not (b"\x03" in data or b"\x01" in data):
+                size += len(data)
+                await sleep_ms(100)
+                data = drain()
+            if data:
+                data = b"\x03"  # the stop in it
+            else:
+                await self.call("pasted", size, seen)
         for c in data:
             try:
                 if not await self.key(c):
                     return False
-            except Exception as e:  # a console bug (or a full heap) must not end the console
-                self.line = None
-                await self.error("console: %s %s" % (type(e).__name__, e))
+            except Exception as e:
+                await self.fault(e)
         return True
 
-    async def paste(self, data, drain):
-        """More than one key arrived at once: a paste, not typing. None of it
-        runs, nor what follows it until the input was quiet for 100 ms; one
-        line says what was ignored. A Ctrl-C or Ctrl-A in it still stops the
-        rig (mpremote sends them with other bytes): then it returns that key
-        to run, else b""."""
-        seen = bytes(data[:24])
-        size = 0
-        while data:
-            if b"\x03" in data or b"\x01" in data:
-                return b"\x03"
-            size += len(data)
-            await sleep_ms(100)
-            data = drain()
-        if self.line is not None:
-            self.line = None
-            self.out.write(" cancelled\n")
-        self.num = None
-        self.esc = 0
-        await self.call("pasted", size, seen)
-        return b""
+    async def fault(self, e):
+        """A console bug (or a full heap) must not end the console: one line."""
+        self.line = None
+        await self.error("console: %s %s" % (type(e).__name__, e))
 
     async def run(self):
         """Read stdin until Ctrl-C/q or end of input; at end of input
@@ -220,7 +214,14 @@ class Console:
             return data
 
         try:
-            await self.say("console: ? for help")
+            try:
+                # The banner comes from the commands: their names are interned
+                # now, while the heap is whole. Later imports then need no new
+                # qstr pool, a block of several KB that a heap fragmented by
+                # mining may lack (at 20 slaves no key got an answer).
+                await self.call("hello")
+            except Exception as e:
+                await self.fault(e)
             while self.rig.running:
                 data = await read(1)
                 if not data:
