@@ -39,9 +39,9 @@ class Rig:
         self._discovering = None  # the getPool task in flight
         self._discovered = None  # ticks of the last getPool
         limiter = ConnectLimiter()
-        # The bound of one step of a worker (docs/watchdog.md): the longest is
-        # a connect, the limiter's wait and two pool timeouts (the TCP connect,
-        # the version line), each swept within SWEEP_MS.
+        # The bound of one step of a worker (docs/link-and-watchdog.md): the
+        # longest is a connect, the limiter's wait and two pool timeouts (the
+        # TCP connect, the version line), each swept within SWEEP_MS.
         self.step_ms = limiter.window_ms + 2 * (cfg.pool_timeout_ms + SWEEP_MS)
         self.workers = []
         for s in cfg.slaves:
@@ -211,8 +211,8 @@ class Rig:
             if self.watcher is not None:
                 self.watcher.wake_overdue()
             if self.wdt is not None:
-                # Fed unless a worker is past its bound (docs/watchdog.md):
-                # the first one is named once, and the chip resets 1.6-3.2 s later.
+                # Fed unless a worker is past its bound (docs/link-and-watchdog.md):
+                # the first is named once; the chip resets 1.6-3.2 s later.
                 for w in self.workers:
                     if w.bound_ms is not None and ticks_diff(now, w.progress_at) > w.bound_ms:
                         if stuck is not w:
