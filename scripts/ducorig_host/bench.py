@@ -22,6 +22,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "chip": ("ducorig_host.chipbench", "the controller's cost on an ESP8266: instructions, allocations, "
                                        "wire time and load per share (callgrind)"),
     "avr": ("ducorig_host.avrbench", "the Pro Mini DUCO-S1 core in simavr: cycles per hash, H/s, flash, RAM"),
+    "faults": ("ducorig_host.faultbench", "what the simulated rig survives: each fault injected while the other "
+                                          "slaves mine, when it was noticed, when mining recovered, shares lost"),
 }
 
 

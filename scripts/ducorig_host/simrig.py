@@ -222,12 +222,16 @@ class SimRig:
         accounts = {spec.user: spec.key} if spec.key else {}
         self.emulator = None if spec.pool else EmulatorThread(
             EmulatorConfig(rtt_ms=spec.rtt_ms, jitter_ms=spec.jitter_ms, accounts=accounts))
-        self.bus = BusServer(Bus(
-            slave_class(kind)(FIRST_ADDRESS + i, ducoid_for(f"sim/{i}")) for i, kind in enumerate(spec.slaves)))
+        self.bus = BusServer(Bus(self.make_slave(i, kind) for i, kind in enumerate(spec.slaves)))
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.process: subprocess.Popen[bytes] | None = None
+        self._argv: list[str] = []  # the controller's command line, made by start()
         self.started = 0.0
         self._release_terminal: Callable[[], None] | None = None  # give_terminal's restore, with console
+
+    def make_slave(self, index: int, kind: str) -> WireSlave:
+        """The model of slave `index` (the fault bench gives models that keep a ledger)."""
+        return slave_class(kind)(FIRST_ADDRESS + index, ducoid_for(f"sim/{index}"))
 
     @property
     def config_path(self) -> Path:
@@ -242,11 +246,13 @@ class SimRig:
     def pool_address(self) -> tuple[str, int]:
         return self.spec.pool or ("127.0.0.1", self.emulator.pool_port)
 
-    def start(self, console: bool = False, prefix: Sequence[str] = (), launch: str | None = None) -> None:
+    def start(self, console: bool = False, prefix: Sequence[str] = (), launch: str | None = None,
+              stdin: int = subprocess.DEVNULL) -> None:
         """Start everything; with console the controller gets this terminal.
         prefix: a command the controller runs under (the chip bench's
         valgrind); launch: MicroPython code that starts the rig from
-        config_path, in place of rig.main(config_path). Without console
+        config_path, in place of rig.main(config_path); stdin: the
+        controller's without console (the fault bench's pipe). Without console
         the controller runs in a session of its own: the terminal's Ctrl-C
         reaches only this process, which reads the last report, then stops
         the controller (stop())."""
@@ -258,14 +264,20 @@ class SimRig:
         self.workdir.mkdir(parents=True, exist_ok=True)
         image = build_romfs(self.workdir)
         self.config_path.write_text(json.dumps(self.config(), indent=1))
-        log = None if console else open(self.log_path, "wb")
         self.started = time.monotonic()
         if console:
             self._release_terminal = give_terminal()
+        self._argv = [*prefix, micropython(), "-X",
+                      f"heapsize={rom_heapsize(self.spec.heapsize, image.stat().st_size)}", "-c",
+                      rom_command(image, launch or f"from ducorig import rig\nrig.main({str(self.config_path)!r})")]
+        self.spawn(console, stdin, "wb")
+
+    def spawn(self, console: bool = False, stdin: int = subprocess.DEVNULL, log_mode: str = "ab") -> None:
+        """Start the controller: from start(), and again after a simulated
+        reset (the fault bench's watchdog), its log going on."""
+        log = None if console else open(self.log_path, log_mode)
         self.process = subprocess.Popen(
-            [*prefix, micropython(), "-X", f"heapsize={rom_heapsize(self.spec.heapsize, image.stat().st_size)}",
-             "-c", rom_command(image, launch or f"from ducorig import rig\nrig.main({str(self.config_path)!r})")],
-            env=dict(os.environ, MICROPYPATH=".frozen"), stdin=None if console else subprocess.DEVNULL,
+            self._argv, env=dict(os.environ, MICROPYPATH=".frozen"), stdin=None if console else stdin,
             stdout=log, stderr=subprocess.STDOUT if log else None, start_new_session=not console)
         if log is not None:
             log.close()  # the child has its own copy

@@ -14,6 +14,7 @@ class Faults:
     garble_result: int = 0  # the next n result reads get bit 0 of their last byte flipped
     garble_status: int = 0  # the next n status reads get bit 0 of their first byte flipped (B<->C)
     drop_writes: int = 0  # the next n writes are ACKed and lost (a read then returns the old reply)
+    nak_write: int = 0  # the next n writes of 2+ bytes: the slave NAKs the byte after the first half
     reset_after: int = -1  # the next hash reboots the slave after this many nonces (-1: off)
     sda_low: bool = False  # holds SDA low: the whole bus ACKs everything and reads 0x00
     deaf: bool = False  # no re-arm after a write of >= 34 bytes (stock Wire)

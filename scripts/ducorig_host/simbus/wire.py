@@ -78,6 +78,13 @@ class WireSlave(ABC):
         if self.faults.drop_writes:
             self.faults.drop_writes -= 1
             return Transfer(acks=len(data), stretch_us=stretch)
+        if self.faults.nak_write and len(data) >= 2:
+            # The slave takes the first half, then NAKs: the master stops, the
+            # slave's receive handler gets what arrived.
+            self.faults.nak_write -= 1
+            data = data[:len(data) // 2]
+            self.on_receive(data, now)
+            return Transfer(acks=len(data), stretch_us=stretch)
         if self.faults.garble_job and len(data) > 1 and data[0] in b"LMNO":
             self.faults.garble_job -= 1
             data = data[:1] + bytes([data[1] ^ 1]) + data[2:]

@@ -1,0 +1,307 @@
+"""`ducorig bench faults`: what the simulated rig survives. The controller
+runs on MicroPython against the pool emulator and the slave models
+(faultrig.py); each fault of faults.KINDS is injected while the other
+slaves mine, and a row says when the rig noticed it, when it mined cleanly
+again, the shares lost to the controller and to the fault, and for a
+per-slave fault how far the other slaves' busy % moved from a clean window
+of the same rig (faults.py defines each figure).
+
+Two runs. The first (18 slaves: one target per per-slave fault, 3 that no
+fault touches) starts with the slaves powered up after the controller,
+then mines a clean window, then injects the per-slave faults one after the
+other, each watched until it has recovered plus the window (60 s). The
+second (10 slaves) has the pool unreachable at its start, then the other
+rig-wide faults one after the other, the wedged loop last (it reboots the
+controller). --quick injects the per-slave faults all at once and watches
+5 s after each (the tests' timings): its others are the 3 untouched
+slaves."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ducorig_host.bench import Progress
+from ducorig_host.faultrig import FaultRig
+from ducorig_host.faults import (BENCH_TIERS, BY_NAME, FULL, KINDS, PRE_S, QUICK, RATES, Injection, Injector, Kind,
+                                 Ledgers, Timing, recovered_at)
+from ducorig_host.simrig import HEAPSIZE, SimError
+
+WITNESSES = 3  # slaves no fault touches in the first run
+RIG_SLAVES = 10  # the second run's
+BUSY_POINTS = 2.0  # the others' busy may move this many points from the clean window
+MARGIN_S = 3.0  # shares found in a run's last seconds may still be on their way: not counted
+START_S = 10.0  # a run's start and stop (the ROMFS image, processes), for the estimate
+WARMUP_LIMIT_S = 120.0
+TICK_S = 0.2
+FIRST_RUN = ["slaves_late"]  # at its start; the per-slave faults follow
+SECOND_RUN = ["pool_unreachable", "sda_low", "wifi_lost", "heap_pressure", "wedged_loop"]
+DEFAULT_RUN = "{time}: 22 faults in two runs of the simulated rig (18 and 10 slaves), 60 s windows"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object per fault")
+    parser.add_argument("--seed", type=int, default=1, help="the pool emulator's and the noise's seed (default 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="per-slave faults all at once, 5-s windows (the tests' timings; a few minutes)")
+    parser.add_argument("--only", help="comma list of faults to run (default: all; see the table's names)")
+    parser.add_argument("--heap", default=HEAPSIZE, help=f"the controller's MicroPython heap (default {HEAPSIZE})")
+
+
+def selected(args: argparse.Namespace) -> list[Kind]:
+    """The faults to run, in the table's order; ValueError names an unknown one."""
+    if not args.only:
+        return list(KINDS)
+    names = [n.strip() for n in args.only.split(",")]
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown fault {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+    return [k for k in KINDS if k.name in names]
+
+
+def timing(args: argparse.Namespace) -> Timing:
+    return QUICK if args.quick else FULL
+
+
+def estimate_s(args: argparse.Namespace) -> float:
+    t = timing(args)
+    kinds = selected(args)
+    rows = sum((k.hold(t) if k.hold and not k.until_detected else 5.0) + 10.0 + t.window_s for k in kinds)
+    if args.quick:
+        rows = max((k.hold(t) if k.hold and not k.until_detected else 5.0) for k in kinds) + 70.0
+    return rows + 2 * (START_S + t.window_s)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        kinds = selected(args)
+    except ValueError as e:
+        print(f"ducorig bench faults: {e}", file=sys.stderr)
+        return 2
+    progress = Progress("faults", len(kinds), estimate_s(args) / len(kinds), unit="fault")
+    try:
+        rows = bench(kinds, timing(args), args.seed, args.heap, parallel=args.quick, progress=progress)
+    except (SimError, OSError, RuntimeError) as e:
+        print(f"ducorig bench faults: {e}", file=sys.stderr)
+        return 1
+    progress.done()
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, sort_keys=True))
+    else:
+        print(table(rows, timing(args), parallel=args.quick))
+    return 0
+
+
+# --- the runs -----------------------------------------------------------------------------------
+
+@dataclass
+class Layout:
+    """A run's slaves, and the injections with their targets."""
+    kinds: list[str]
+    injections: list[Injection]
+
+
+def first_layout(kinds: list[Kind]) -> Layout:
+    """One slave per per-slave fault that has a target, then the witnesses."""
+    slaves: list[str] = []
+    injections = []
+    for kind in kinds:
+        if kind.scope == "slave" and kind.target is not None:
+            injections.append(Injection(kind, len(slaves), 0.0))
+            slaves.append(kind.target)
+        elif kind.scope == "slave" or kind.name in FIRST_RUN:
+            injections.append(Injection(kind, None, 0.0))
+    slaves += ["ducorig"] * WITNESSES
+    return Layout(slaves, injections)
+
+
+def bench(kinds: list[Kind], timing: Timing, seed: int, heap: str, parallel: bool,
+          progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Both runs; one row per fault, in KINDS' order."""
+    rows: dict[str, dict[str, Any]] = {}
+    first = first_layout([k for k in kinds if k.scope == "slave" or k.name in FIRST_RUN])
+    if first.injections:
+        rows.update(run_layout(first, timing, seed, heap, parallel, progress, console=True))
+    second = [Injection(k, None, 0.0) for k in kinds if k.name in SECOND_RUN]
+    if second:
+        rows.update(run_layout(Layout(["ducorig"] * RIG_SLAVES, second), timing, seed, heap, False, progress,
+                               console=False))
+    return [rows[k.name] for k in kinds if k.name in rows]
+
+
+def run_layout(layout: Layout, timing: Timing, seed: int, heap: str, parallel: bool,
+               progress: Progress | None, console: bool) -> dict[str, dict[str, Any]]:
+    rig = FaultRig(layout.kinds, [RATES[k] for k in layout.kinds], Path(tempfile.mkdtemp(prefix="ducorig-faults-")),
+                   heap=heap, tiers=BENCH_TIERS, seed=seed, console=console)
+    injector = Injector(rig, timing)
+    at_start = [inj for inj in layout.injections if inj.kind.at_start]
+    later = [inj for inj in layout.injections if not inj.kind.at_start]
+    for inj in at_start:
+        injector.before_start(inj)
+        if progress:
+            progress.step(inj.kind.name)
+    rig.start()
+    try:
+        watch(rig, injector, at_start, timing)
+        warm_up(rig)
+        clean = rig.now()
+        pause(rig, timing.window_s)
+        clean_window = (clean, rig.now())
+        if parallel:
+            for inj in later:
+                inj.due = rig.now()
+                if progress:
+                    progress.step(inj.kind.name)
+            watch(rig, injector, later, timing)
+        for inj in later if not parallel else []:
+            inj.due = rig.now()
+            if progress:
+                progress.step(inj.kind.name)
+            watch(rig, injector, [inj], timing)
+        pause(rig, MARGIN_S)
+    finally:
+        rig.stop()
+    ledgers = Ledgers.of(rig)
+    return {inj.kind.name: row for inj, row in zip(layout.injections,
+                                                     evaluate(layout.injections, ledgers, rig, timing, clean_window))}
+
+
+def pause(rig: FaultRig, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rig.watch()
+        time.sleep(TICK_S)
+
+
+def warm_up(rig: FaultRig) -> None:
+    """Until every slave has had a share accepted since the last fault."""
+    since = rig.now()
+    deadline = time.monotonic() + WARMUP_LIMIT_S
+    while True:
+        rig.watch()
+        _, submissions = rig.proxy.ledger()
+        mining = {rig.index_of(s.ducoid) for s in submissions if s.accepted and s.sent >= since - 5}
+        if len(mining - {None}) == len(rig.slots):
+            return
+        if time.monotonic() > deadline:
+            raise SimError(f"not every slave mines {WARMUP_LIMIT_S:.0f} s into the run; see {rig.log_path}")
+        time.sleep(TICK_S)
+
+
+def watch(rig: FaultRig, injector: Injector, injections: list[Injection], timing: Timing) -> None:
+    """Step the injections until each is over: recovered and watched for
+    the window, or given up recovery_max_s after its end."""
+    while True:
+        rig.watch()
+        for inj in injections:
+            injector.step(inj)
+        pending = [inj for inj in injections if "done" not in inj.notes]
+        if not pending:
+            return
+        ledgers = Ledgers.of(rig)
+        now = rig.now()
+        for inj in pending:
+            if inj.cleared is None:
+                continue
+            rec = recovered_at(inj, subjects(inj, injections, rig), ledgers, now)
+            given_up = inj.cleared + timing.recovery_max_s
+            if now >= min(given_up, max(inj.cleared, rec or given_up) + timing.window_s):
+                inj.notes["done"] = now
+        time.sleep(TICK_S)
+
+
+# --- the rows -------------------------------------------------------------------------------------
+
+def subjects(inj: Injection, run: list[Injection], rig: FaultRig) -> list[int]:
+    """The slaves whose mining shows the fault's outcome: its target, every
+    slave for a rig-wide fault, the others for one without a target."""
+    if inj.kind.scope == "rig":
+        return [slot.index for slot in rig.slots]
+    if inj.index is not None:
+        return [inj.index]
+    return others(inj, run, rig)
+
+
+def others(inj: Injection, run: list[Injection], rig: FaultRig) -> list[int]:
+    """The slaves no fault touched while this one lasted."""
+    start, end = inj.injected or 0.0, inj.notes.get("done", rig.now())
+    touched = {o.index for o in run if o.index is not None and o.injected is not None
+               and o.injected <= end and o.notes.get("done", end) >= start}
+    return [slot.index for slot in rig.slots if slot.index not in touched]
+
+
+def evaluate(run: list[Injection], ledgers: Ledgers, rig: FaultRig, timing: Timing,
+             clean: tuple[float, float]) -> list[dict[str, Any]]:
+    recovered = {id(inj): recovered_at(inj, subjects(inj, run, rig), ledgers, inj.notes.get("done", ledgers.end))
+                 for inj in run}
+    lost = {id(inj): 0 for inj in run}
+    to_fault = {id(inj): 0 for inj in run}
+    for share in ledgers.unanswered(MARGIN_S):
+        cause = next((inj for inj in run if inj.injected is not None and share.index in hit(inj, rig)
+                      and inj.injected - PRE_S <= share.end <= (recovered[id(inj)] or inj.notes.get("done", 0.0))),
+                     None)
+        if cause is not None:
+            to_fault[id(cause)] += 1
+            continue
+        during = [inj for inj in run if inj.injected is not None
+                  and inj.injected - PRE_S <= share.end <= inj.notes.get("done", ledgers.end)]
+        mine = [inj for inj in during if share.index in subjects(inj, run, rig)]
+        if mine or during:
+            lost[id((mine or during)[0])] += 1
+    return [row(inj, run, rig, ledgers, timing, clean, recovered[id(inj)], lost[id(inj)], to_fault[id(inj)])
+            for inj in run]
+
+
+def hit(inj: Injection, rig: FaultRig) -> list[int]:
+    """The slaves a fault can cost shares: its target, or all for a rig-wide one."""
+    if inj.kind.scope == "rig":
+        return [slot.index for slot in rig.slots]
+    return [] if inj.index is None else [inj.index]
+
+
+def row(inj: Injection, run: list[Injection], rig: FaultRig, ledgers: Ledgers, timing: Timing,
+        clean: tuple[float, float], rec: float | None, lost: int, to_fault: int) -> dict[str, Any]:
+    kind = inj.kind
+    injected = inj.injected
+    detected = None if inj.detected is None or injected is None else round(inj.detected - injected, 1)
+    recovered = None if rec is None or inj.cleared is None else round(max(0.0, rec - inj.cleared), 1)
+    delta = None
+    window = None
+    if kind.scope == "slave" and injected is not None and inj.cleared is not None:
+        end = inj.cleared + timing.window_s
+        window = round(end - injected, 1)
+        witnesses = others(inj, run, rig)
+        if witnesses:
+            delta = round(100 * sum(ledgers.busy(i, injected, end) - ledgers.busy(i, *clean)
+                                    for i in witnesses) / len(witnesses), 1)
+    rebooted = injected is not None and ledgers.reboots(injected, inj.notes.get("done", ledgers.end)) > 0
+    ok = (detected is not None and recovered is not None and lost == 0 and rebooted == kind.reboots
+          and (delta is None or abs(delta) <= BUSY_POINTS))
+    return {"fault": kind.name, "what": kind.what, "scope": kind.scope, "detected_s": detected,
+            "recovered_s": recovered, "lost": lost, "lost_to_fault": to_fault, "others_busy_delta": delta,
+            "window_s": window, "rebooted": rebooted, "ok": ok}
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+def table(rows: list[dict[str, Any]], timing: Timing, parallel: bool) -> str:
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} s"
+
+    lines = [f"{'fault':16} {'detected':>9} {'recovered':>9} {'lost':>5} {'to fault':>8} {'others busy':>11}  ok",
+             "-" * 68]
+    for r in rows:
+        delta = "" if r["others_busy_delta"] is None else f"{r['others_busy_delta']:+.1f} pt"
+        lines.append(f"{r['fault']:16} {seconds(r['detected_s']):>9} {seconds(r['recovered_s']):>9} "
+                     f"{r['lost']:>5} {r['lost_to_fault']:>8} {delta:>11}  {'ok' if r['ok'] else 'NOT OK'}")
+    lines += ["", "faults:"] + [f"  {r['fault']}: {r['what']}" for r in rows]
+    who = f"the {WITNESSES} slaves no fault touched" if parallel else "the slaves the fault did not touch"
+    lines += ["", f"others busy: {who}, from the injection to {timing.window_s:g} s after the fault's end,",
+              f"against a clean {timing.window_s:g}-s window of the same rig (target: within {BUSY_POINTS:g} points)."]
+    return "\n".join(lines)
