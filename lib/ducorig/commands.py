@@ -110,9 +110,9 @@ async def c_over(con, n):
             state = "pausing"  # finishing its current share
         elif w.quota:
             state = "+%d" % w.quota  # shares left before it pauses
-        await con.say("%2d %-8s %-11s %5s %5d %4d %3d%% %3d%% %s" % (
+        await con.say(("%2d %-8s %-11s %5s %5d %4d %3d%% %3d%% %s" % (
             i, s.name, state, rate(s), s.accepted, sum(s.rejected.values()),
-            int(s.busy_fraction() * 100), int(100 * 0.96 ** i), s.last_bad or ""))
+            int(s.busy_fraction() * 100), int(100 * 0.96 ** i), s.last_bad or "")).rstrip())
     mode = "stopped" if not rig.running else "paused" if rig.held == len(rig.workers) else "mining"
     await con.say("%s, %d held%s" % (mode, rig.held, "" if con.sel is None else ", sel %d" % con.sel))
 
@@ -160,7 +160,9 @@ async def c_go(con, n):
         # the n (the gate counts the shares it lets through after it).
         con.rig.resume([w], n if n is None or w.stats.state == "paused" else max(0, n - 1))
     text = "mining " + which(con)
-    await con.say(text if n is None else text + ", %d more shares each, then paused" % n)
+    if n is not None:
+        text += ", %d more shares%s, then paused" % (n, " each" if con.sel is None else "")
+    await con.say(text)
 
 
 async def c_redial(con, n):

@@ -125,7 +125,7 @@ def feed(data, rig=None):
 def test_digits_select_and_value_and_each_command_is_echoed():
     rig, con, lines = feed(b"1#2g")
     assert con.sel == 1 and lines[:2] == ["> 1#", "slave 1: b"]
-    assert lines[2:] == ["> 2g", "mining slave 1, 2 more shares each, then paused"]
+    assert lines[2:] == ["> 2g", "mining slave 1, 2 more shares, then paused"]
     assert quotas(rig)[0] is None and quotas(rig)[2] is None
 
 
@@ -136,6 +136,7 @@ def test_ng_counts_the_share_in_flight_as_the_first():
     rig.workers[2].stats.state = "paused"
     rig, con, lines = feed(b"5g", rig)
     assert quotas(rig) == [4, 4, 5] and all(w.wake.is_set() for w in rig.workers)
+    assert lines[-1] == "mining all slaves, 5 more shares each, then paused"
     rig, con, lines = feed(b"1g")
     assert quotas(rig) == [0, 0, 0]  # the share in flight is the one: then paused
     rig, con, lines = feed(b"0g")
