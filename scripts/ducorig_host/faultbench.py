@@ -29,7 +29,7 @@ from typing import Any
 from ducorig_host.bench import Progress
 from ducorig_host.faultrig import FaultRig
 from ducorig_host.faults import (BENCH_TIERS, BY_NAME, FULL, KINDS, PRE_S, QUICK, RATES, Injection, Injector, Kind,
-                                 Ledgers, Timing, recovered_at)
+                                 Ledgers, Timing, hit, mark_done, others, recovered_at, subjects)
 from ducorig_host.simrig import HEAPSIZE, SimError
 
 WITNESSES = 3  # slaves no fault touches in the first run
@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"ducorig bench faults: {e}", file=sys.stderr)
         return 2
-    progress = Progress("faults", len(kinds), estimate_s(args) / len(kinds), unit="fault")
+    steps = len(kinds) - (sum(1 for k in kinds if k.scope == "slave") - 1 if args.quick else 0)
+    progress = Progress("faults", steps, estimate_s(args) / steps, unit="step")
     try:
         rows = bench(kinds, timing(args), args.seed, args.heap, parallel=args.quick, progress=progress)
     except (SimError, OSError, RuntimeError) as e:
@@ -156,8 +157,8 @@ def run_layout(layout: Layout, timing: Timing, seed: int, heap: str, parallel: b
         if parallel:
             for inj in later:
                 inj.due = rig.now()
-                if progress:
-                    progress.step(inj.kind.name)
+            if progress:
+                progress.step(f"{len(later)} faults at once")
             watch(rig, injector, later, timing)
         for inj in later if not parallel else []:
             inj.due = rig.now()
@@ -204,37 +205,11 @@ def watch(rig: FaultRig, injector: Injector, injections: list[Injection], timing
         pending = [inj for inj in injections if "done" not in inj.notes]
         if not pending:
             return
-        ledgers = Ledgers.of(rig)
-        now = rig.now()
-        for inj in pending:
-            if inj.cleared is None:
-                continue
-            rec = recovered_at(inj, subjects(inj, injections, rig), ledgers, now)
-            given_up = inj.cleared + timing.recovery_max_s
-            if now >= min(given_up, max(inj.cleared, rec or given_up) + timing.window_s):
-                inj.notes["done"] = now
+        mark_done(pending, injections, rig, Ledgers.of(rig), timing)
         time.sleep(TICK_S)
 
 
 # --- the rows -------------------------------------------------------------------------------------
-
-def subjects(inj: Injection, run: list[Injection], rig: FaultRig) -> list[int]:
-    """The slaves whose mining shows the fault's outcome: its target, every
-    slave for a rig-wide fault, the others for one without a target."""
-    if inj.kind.scope == "rig":
-        return [slot.index for slot in rig.slots]
-    if inj.index is not None:
-        return [inj.index]
-    return others(inj, run, rig)
-
-
-def others(inj: Injection, run: list[Injection], rig: FaultRig) -> list[int]:
-    """The slaves no fault touched while this one lasted."""
-    start, end = inj.injected or 0.0, inj.notes.get("done", rig.now())
-    touched = {o.index for o in run if o.index is not None and o.injected is not None
-               and o.injected <= end and o.notes.get("done", end) >= start}
-    return [slot.index for slot in rig.slots if slot.index not in touched]
-
 
 def evaluate(run: list[Injection], ledgers: Ledgers, rig: FaultRig, timing: Timing,
              clean: tuple[float, float]) -> list[dict[str, Any]]:
@@ -258,13 +233,6 @@ def evaluate(run: list[Injection], ledgers: Ledgers, rig: FaultRig, timing: Timi
             for inj in run]
 
 
-def hit(inj: Injection, rig: FaultRig) -> list[int]:
-    """The slaves a fault can cost shares: its target, or all for a rig-wide one."""
-    if inj.kind.scope == "rig":
-        return [slot.index for slot in rig.slots]
-    return [] if inj.index is None else [inj.index]
-
-
 def row(inj: Injection, run: list[Injection], rig: FaultRig, ledgers: Ledgers, timing: Timing,
         clean: tuple[float, float], rec: float | None, lost: int, to_fault: int) -> dict[str, Any]:
     kind = inj.kind
@@ -280,12 +248,19 @@ def row(inj: Injection, run: list[Injection], rig: FaultRig, ledgers: Ledgers, t
         if witnesses:
             delta = round(100 * sum(ledgers.busy(i, injected, end) - ledgers.busy(i, *clean)
                                     for i in witnesses) / len(witnesses), 1)
-    rebooted = injected is not None and ledgers.reboots(injected, inj.notes.get("done", ledgers.end)) > 0
+    done = inj.notes.get("done", ledgers.end)
+    rebooted = injected is not None and ledgers.reboots(injected, done) > 0
     ok = (detected is not None and recovered is not None and lost == 0 and rebooted == kind.reboots
           and (delta is None or abs(delta) <= BUSY_POINTS))
     return {"fault": kind.name, "what": kind.what, "scope": kind.scope, "detected_s": detected,
             "recovered_s": recovered, "lost": lost, "lost_to_fault": to_fault, "others_busy_delta": delta,
-            "window_s": window, "rebooted": rebooted, "ok": ok}
+            "window_s": window, "rebooted": rebooted, "ok": ok,
+            # counts for the tests: the signs of detection and the rejects within its window, what it sent
+            "signs": 0 if injected is None else sum(1 for e in ledgers.evidence
+                                                   if injected <= e.t <= done and kind.detects(e, inj)),
+            "rejected": 0 if injected is None else sum(len(ledgers.rejects(i, injected - PRE_S, done))
+                                                       for i in subjects(inj, run, rig)),
+            "sent": inj.notes.get("bursts")}
 
 
 # --- the table ------------------------------------------------------------------------------------

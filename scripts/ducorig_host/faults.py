@@ -65,7 +65,7 @@ class Timing:
     unreachable_s: float
     sda_s: float
     wifi_s: float
-    heap_s: float  # at least one of the rig's 30-s heap samples
+    heap_s: float
     console_s: float
     slow_max_s: float  # a slow slave stays slow until noticed, at most this long
     recovery_max_s: float  # a fault not recovered this long after its end is given up
@@ -73,7 +73,7 @@ class Timing:
 
 FULL = Timing(window_s=60, unplugged_s=10, late_s=20, unreachable_s=20, sda_s=10, wifi_s=30, heap_s=60,
               console_s=30, slow_max_s=60, recovery_max_s=120)
-QUICK = Timing(window_s=5, unplugged_s=4, late_s=8, unreachable_s=8, sda_s=3, wifi_s=8, heap_s=35,
+QUICK = Timing(window_s=5, unplugged_s=4, late_s=8, unreachable_s=8, sda_s=3, wifi_s=8, heap_s=10,
                console_s=5, slow_max_s=45, recovery_max_s=90)
 
 
@@ -184,6 +184,16 @@ def unhang(rig: FaultRig, inj: Injection, timing: Timing) -> None:
     search = getattr(slave, "search", None)
     if slave.faults.hung and search is not None and search.rate == 0:
         rig.control(inj.index, "hung", 0)
+
+
+def rearm_reset(rig: FaultRig, inj: Injection, timing: Timing) -> None:
+    """A job that ends before its reset point uses the reset up: arm it
+    again, for the next job, until the slave has reset."""
+    assert inj.index is not None
+    slave = rig.model(inj.index)
+    booted = inj.notes.setdefault("booted", slave.online_at)
+    if slave.online_at == booted and slave.faults.reset_after < 0 and getattr(slave, "reset_at", None) is None:
+        rig.control(inj.index, "reset_after", RESET_AFTER)
 
 
 def set_rate(rate: float) -> Inject:
@@ -314,7 +324,8 @@ KINDS: tuple[Kind, ...] = (
          switch("garble_result"), on_target("consumed"), hold=lambda t: t.recovery_max_s, until_detected=True,
          during=consumed("garble_result"), clear=unswitch("garble_result")),
     Kind("reset", "slave reset mid-job", "slave", "ducorig", switch("reset_after", RESET_AFTER),
-         on_target("error", "reset")),
+         on_target("error", "reset"), hold=lambda t: t.recovery_max_s, until_detected=True, during=rearm_reset,
+         clear=lambda rig, inj: rig.control(inj.index, "reset_after", -1)),
     Kind("nak", "slave NAKs in the middle of a write", "slave", "ducorig", switch("nak_write"),
          lambda e, inj: e.what == "error" and e.index is None and e.detail == "bus failure",
          hold=lambda t: t.recovery_max_s, until_detected=True, clear=unswitch("nak_write"), reasons=ABANDONED),
@@ -469,3 +480,42 @@ def recovered_at(inj: Injection, subjects: list[int], ledgers: Ledgers, until: f
     if not times or any(t is None for t in times):
         return None
     return max(t for t in times if t is not None)
+
+
+def subjects(inj: Injection, run: list[Injection], rig: FaultRig) -> list[int]:
+    """The slaves whose mining shows the fault's outcome: its target, every
+    slave for a rig-wide fault, the others for one without a target."""
+    if inj.kind.scope == "rig":
+        return [slot.index for slot in rig.slots]
+    if inj.index is not None:
+        return [inj.index]
+    return others(inj, run, rig)
+
+
+def others(inj: Injection, run: list[Injection], rig: FaultRig) -> list[int]:
+    """The slaves no fault touched while this one lasted."""
+    start, end = inj.injected or 0.0, inj.notes.get("done", rig.now())
+    touched = {o.index for o in run if o.index is not None and o.injected is not None
+               and o.injected <= end and o.notes.get("done", end) >= start}
+    return [slot.index for slot in rig.slots if slot.index not in touched]
+
+
+def hit(inj: Injection, rig: FaultRig) -> list[int]:
+    """The slaves a fault can cost shares: its target, or all for a rig-wide one."""
+    if inj.kind.scope == "rig":
+        return [slot.index for slot in rig.slots]
+    return [] if inj.index is None else [inj.index]
+
+
+def mark_done(pending: list[Injection], run: list[Injection], rig: FaultRig, ledgers: Ledgers,
+              timing: Timing) -> None:
+    """An injection is over (notes["done"]) once it has recovered and been
+    watched for the window since, or recovery_max_s after its end."""
+    now = rig.now()
+    for inj in pending:
+        if inj.cleared is None:
+            continue
+        rec = recovered_at(inj, subjects(inj, run, rig), ledgers, now)
+        given_up = inj.cleared + timing.recovery_max_s
+        if now >= min(given_up, max(inj.cleared, rec or given_up) + timing.window_s):
+            inj.notes["done"] = now
