@@ -25,6 +25,8 @@ from pathlib import Path
 from ducorig_host import dashboard
 from ducorig_host.cli import number, positive_number
 from ducorig_host.dashboard import Dashboard, Figures
+from ducorig_host.emulator.cli import tier_option
+from ducorig_host.emulator.tiers import DEFAULT_TIERS
 from ducorig_host.screen import Screen
 from ducorig_host.simrig import (ESP8266_HEAPSIZE, HEAPSIZE, Report, SimError, SimRig, SimSpec, heap_bytes,
                                  parse_slaves)
@@ -79,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show every column at once (~125 columns): the t key's timings beside the slaves")
     parser.add_argument("--pool", type=_pool, metavar="HOST:PORT",
                         help="mine on this pool (e.g. one `ducorig pool` runs) instead of starting the emulator")
+    parser.add_argument("--tier", action="append", type=tier_option, default=[], metavar="NAME:DIFF:MIN:MAX[:DIV]",
+                        help="the built-in pool's difficulty tiers in up/down order (repeatable, replaces its "
+                             "table, as ducorig pool --tier), e.g. to see a tier bounce")
     parser.add_argument("--user", default=SimSpec.user, help=f"the Duino-Coin user to mine for (default {SimSpec.user})")
     parser.add_argument("--key", help="the mining key; the emulator's account gets it (try ducorig check --key)")
     parser.add_argument("--workdir", type=Path, help="where the .mpy files, config and log go, kept "
@@ -91,6 +96,8 @@ def problem(args: argparse.Namespace) -> str | None:
     if args.console and not sys.stdin.isatty():
         return ("--console needs a terminal on stdin, and this one is a pipe or a file: the controller "
                 "runs its console only on a terminal")
+    if args.tier and args.pool:
+        return "--tier sets the built-in pool's table; the pool given with --pool has its own"
     if args.workdir is not None and args.workdir.exists() and not args.workdir.is_dir():
         return f"--workdir {args.workdir}: not a directory"
     return None
@@ -99,7 +106,8 @@ def problem(args: argparse.Namespace) -> str | None:
 def run(args: argparse.Namespace) -> int:
     try:
         spec = SimSpec(parse_slaves(args.slaves), args.rtt, args.jitter, args.i2c_hz, args.ready_line,
-                       user=args.user, key=args.key, heapsize=args.heap, pool=args.pool)
+                       user=args.user, key=args.key, heapsize=args.heap, pool=args.pool,
+                       tiers=tuple(args.tier) or DEFAULT_TIERS)
     except SimError as e:
         print(f"ducorig sim: error: {e}", file=sys.stderr)
         return 2

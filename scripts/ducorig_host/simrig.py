@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ducorig_host.emulator import EmulatorConfig, EmulatorThread
+from ducorig_host.emulator.tiers import DEFAULT_TIERS, Tier
 from ducorig_host.simbus.bus import Bus, Traffic
 from ducorig_host.simbus.ducorig import DucorigSlave
 from ducorig_host.simbus.server import BusServer
@@ -93,6 +94,7 @@ class SimSpec:
     heapsize: str = HEAPSIZE
     report: bool = True  # the stats report (the dashboard's source); the chip bench counts without it
     pool: tuple[str, int] | None = None  # a pool already running; None starts the emulator
+    tiers: tuple[Tier, ...] = DEFAULT_TIERS  # the emulator's tier table
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,7 @@ class SimRig:
         self.collected = Collected()
         accounts = {spec.user: spec.key} if spec.key else {}
         self.emulator = None if spec.pool else EmulatorThread(
-            EmulatorConfig(rtt_ms=spec.rtt_ms, jitter_ms=spec.jitter_ms, accounts=accounts))
+            EmulatorConfig(rtt_ms=spec.rtt_ms, jitter_ms=spec.jitter_ms, accounts=accounts, tiers=spec.tiers))
         self.bus = BusServer(Bus(self.make_slave(i, kind) for i, kind in enumerate(spec.slaves)))
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.process: subprocess.Popen[bytes] | None = None

@@ -38,6 +38,8 @@ def sim(*args: str, tmp: Path, stdin: int | None = subprocess.DEVNULL) -> subpro
     (["--pool", "localhost"], "'localhost' is not HOST:PORT"),
     (["--slaves", "21"], "21 slaves: a rig has 1..20"),
     (["--workdir", "/etc/passwd"], "--workdir /etc/passwd: not a directory"),
+    (["--tier", "AVR:6"], "tier 'AVR:6': expected NAME:DIFF:MIN:MAX[:REWARD_DIV]"),
+    (["--tier", "AVR:6:90:330", "--pool", "127.0.0.1:6000"], "--tier sets the built-in pool's table"),
 ])
 def test_a_wrong_option_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     done = sim(*args, tmp=tmp_path)
@@ -108,6 +110,15 @@ def test_pool_user_and_key_reach_a_running_pool(tmp_path: Path) -> None:
             out, err = proc.communicate(timeout=SAFETY_S)
     assert proc.returncode == 0, err
     assert f"  pool  127.0.0.1:{pool.pool_port} (--pool)" in out and "summary:" in out
+
+
+def test_tier_passes_a_table_to_the_pool_and_the_rig_rides_out_its_bounce(tmp_path: Path) -> None:
+    # a ducorig slave at ~340 H/s fits neither AVR (< 330) nor MEGA (>= 380)
+    done = sim("--slaves", "1", "--tier", "AVR:4:90:330", "--tier", "MEGA:6:380:550", "--minutes", "0.3",
+               "--keep", tmp=tmp_path)
+    log = (next(tmp_path.glob("ducorig-sim-*")) / "rig.log").read_text()
+    assert done.returncode == 0, done.stderr
+    assert "pm0: the pool's tiers bounce it at" in log and "rate cap now" in log, log
 
 
 def test_make_sim_passes_args() -> None:

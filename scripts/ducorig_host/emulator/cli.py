@@ -19,7 +19,8 @@ def _user(spec: str) -> tuple[str, str | None]:
     return name, (key if sep and key else None)
 
 
-def _tier(spec: str) -> Tier:
+def tier_option(spec: str) -> Tier:
+    """argparse type of --tier (here and in ducorig sim)."""
     try:
         return parse_tier(spec)
     except ValueError as exc:
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-u", "--user", action="append", type=_user, default=[], metavar="NAME[:KEY]",
                         help="register an account, optionally with a mining key (repeatable); "
                              "unregistered users are created when they first mine")
-    parser.add_argument("--tier", action="append", type=_tier, default=[], metavar="NAME:DIFF:MIN:MAX[:DIV]",
+    parser.add_argument("--tier", action="append", type=tier_option, default=[], metavar="NAME:DIFF:MIN:MAX[:DIV]",
                         help=f"difficulty tier in up/down order (repeatable, replaces the defaults: {tiers})")
     parser.add_argument("--rtt", type=number(0), default=0.0, metavar="MS",
                         help="delay before every reply (default 0)")
