@@ -24,6 +24,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "avr": ("ducorig_host.avrbench", "the Pro Mini DUCO-S1 core in simavr: cycles per hash, H/s, flash, RAM"),
     "faults": ("ducorig_host.faultbench", "what the simulated rig survives: each fault injected while the other "
                                           "slaves mine, when it was noticed, when mining recovered, shares lost"),
+    "soak": ("ducorig_host.soak", "the simulated rig for hours with faults at random: shares per hour, rejects "
+                                  "matched to their faults, losses, reconnects, free heap over time"),
 }
 
 

@@ -302,8 +302,11 @@ def block(rig: FaultRig, inj: Injection, timing: Timing) -> bool:
     return True
 
 
-ABANDONED = frozenset(("Incorrect result",))  # a job the slave failed is answered wrongly (worker._abandon)
 TIER_MOVE = frozenset(("Too low starting difficulty", "Too high starting difficulty"))
+# A job the slave failed is answered wrongly (worker._abandon), and with
+# the worker's default rate (340 H/s), which BENCH_TIERS puts above AVR: the
+# pool moves the connection up, then down again.
+ABANDONED = frozenset(("Incorrect result",)) | TIER_MOVE
 
 KINDS: tuple[Kind, ...] = (
     # per-slave
