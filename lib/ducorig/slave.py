@@ -62,12 +62,22 @@ def wire_locked(bus, addr):
     """Does the slave ignore every write? A yaum slave's stock Wire does once
     a write's bytes after the first stay unread (a data command sent while it
     hashed): each read then returns one old reply, whatever was selected. A
-    working slave answers S with its 3-byte status and E with 5 digits."""
+    working slave answers S with its 3-byte status and E with 5 digits. The
+    stuck reply is one of yaum's: a status (then 0xFF) or a number (R, E):
+    not a device that answers anything with the same bytes."""
     after_s = bytearray(5)
     after_e = bytearray(5)
     bus.transfer(addr, proto.STATUS, after_s)
     bus.transfer(addr, proto.ELAPSED, after_e)
-    return after_s == after_e and 0x20 <= after_s[0] < 0x7F  # not a bus that reads all 0x00 or 0xFF
+    if after_s != after_e:
+        return False
+    if after_s[3] == 0xFF and after_s[4] == 0xFF:
+        return after_s[0] in b"IBC" and after_s[1] in b"c?"
+    try:
+        proto.yaum_number(after_s)
+        return True
+    except proto.ProtoError:
+        return False
 
 
 class DucorigDriver:

@@ -21,10 +21,10 @@ class Out:
         self.lines.append(text)
 
 
-def make_rig(user, slaves=(8, 9, 10, 11), ready=False, pool="DUCORIG_POOL", **extra):
+def make_rig(user, slaves=(8, 9, 10, 11), ready=False, pool_env="DUCORIG_POOL", **extra):
     for addr in (8, 9, 10, 11):  # no fault left over from an earlier test
         control(addr, "factory")
-    host, port = os.getenv(pool).split(":")
+    host, port = os.getenv(pool_env).split(":")
     data = {"user": user, "pool": {"host": host, "port": int(port)}, "stagger_ms": 20,
             "i2c": {"sim": os.getenv("DUCORIG_RIG_BUS"), "ready_pin": 14 if ready else None},
             "slaves": [{"address": a, "name": "s%d" % a} for a in slaves]}
@@ -211,7 +211,7 @@ async def test_a_locked_yaum_slave_is_named_once_and_parked_while_the_others_min
 async def test_a_tier_bounce_lowers_the_rate_cap_until_shares_are_good():
     # ducorig at 340 H/s: AVR -> MEGA -> ARM -> MEGA, a bounce (MEGA refused
     # ~340 as too fast, ARM as too slow): capped at 95 % of that it stays on MEGA
-    r = make_rig("rig-bounce", slaves=(8,), pool="DUCORIG_BOUNCE_POOL")
+    r = make_rig("rig-bounce", slaves=(8,), pool_env="DUCORIG_BOUNCE_POOL")
     slaves = await run_until(r, lambda ss: ss[0].accepted >= 3)
     s, worker = slaves[0], r.workers[0]
     assert 330 <= worker.fast_rate < 350 and s.errors.get("tier bounce") == 1, (s.as_dict(), r.out.lines)
@@ -225,7 +225,7 @@ async def test_a_tier_bounce_lowers_the_rate_cap_until_shares_are_good():
 async def test_a_tier_bounce_without_a_rate_cap_is_said_once_and_waited_out():
     # yaum at 196 H/s: AVR -> MEGA -> AVR; it cannot slow down
     workermod.BOUNCE_PARK_MS = 1500  # 10 min on the chip
-    r = make_rig("rig-bounce-yaum", slaves=(11,), pool="DUCORIG_BOUNCE_POOL")
+    r = make_rig("rig-bounce-yaum", slaves=(11,), pool_env="DUCORIG_BOUNCE_POOL")
     s = r.stats.slaves[0]
     try:
         await run_until(r, lambda ss: ss[0].errors.get("tier bounce", 0) >= 2)

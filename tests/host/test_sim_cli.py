@@ -18,7 +18,7 @@ from ducorig_host.emulator import EmulatorConfig, EmulatorThread
 
 ROOT = Path(__file__).resolve().parents[2]
 DUCORIG = str(Path(sys.executable).with_name("ducorig"))
-SAFETY_S = 60  # a net for a hung run, not a measure
+SAFETY_S = 180  # a net for a hung run, not a measure (a loaded 2-core CI machine is slow)
 SUMMARY = ("summary:", "  shares ", "  timing ", "  memory ", "  bus ", "  CPU ")
 
 
