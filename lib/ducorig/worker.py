@@ -323,10 +323,12 @@ class Worker:
     async def _abandon(self):
         """The slave failed mid-job. The pool takes the next message as this
         job's result, so answer it (wrongly) to keep the connection, its
-        Kolka index and its first-10-shares credit."""
+        Kolka index and its first-10-shares credit. At the rate of its last
+        share: the pool checks the rate against the tier before the answer,
+        and a made-up one could move the connection to another tier."""
         self.stats.count(self.stats.lost, "slave failed")
         try:
-            await self.client.submit(0, DEFAULT_RATE, self.slave.ducoid)
+            await self.client.submit(0, self.reported or self._rate(), self.slave.ducoid)
         except PoolError:
             await self.client.close()
 
