@@ -21,13 +21,14 @@ import argparse
 import json
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ducorig_host.bench import Progress
-from ducorig_host.faultrig import FaultRig
+from ducorig_host.bench import WIDTH, Progress
+from ducorig_host.faultrig import FaultRig, Found
 from ducorig_host.faults import (BENCH_TIERS, BY_NAME, FULL, KINDS, PRE_S, QUICK, RATES, Injection, Injector, Kind,
                                  Ledgers, Timing, hit, mark_done, others, recovered_at, subjects)
 from ducorig_host.simrig import HEAPSIZE, SimError
@@ -51,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-slave faults all at once, 5-s windows (the tests' timings; a few minutes)")
     parser.add_argument("--only", help="comma list of faults to run (default: all; see the table's names)")
     parser.add_argument("--heap", default=HEAPSIZE, help=f"the controller's MicroPython heap (default {HEAPSIZE})")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each run's folder, with its ledgers (ledgers.json; the paths go to stderr)")
 
 
 def selected(args: argparse.Namespace) -> list[Kind]:
@@ -86,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     steps = len(kinds) - (sum(1 for k in kinds if k.scope == "slave") - 1 if args.quick else 0)
     progress = Progress("faults", steps, estimate_s(args) / steps, unit="step")
     try:
-        rows = bench(kinds, timing(args), args.seed, args.heap, parallel=args.quick, progress=progress)
+        rows = bench(kinds, timing(args), args.seed, args.heap, parallel=args.quick, progress=progress,
+                     keep=args.keep)
     except (SimError, OSError, RuntimeError) as e:
         print(f"ducorig bench faults: {e}", file=sys.stderr)
         return 1
@@ -123,21 +127,21 @@ def first_layout(kinds: list[Kind]) -> Layout:
 
 
 def bench(kinds: list[Kind], timing: Timing, seed: int, heap: str, parallel: bool,
-          progress: Progress | None = None) -> list[dict[str, Any]]:
+          progress: Progress | None = None, keep: bool = False) -> list[dict[str, Any]]:
     """Both runs; one row per fault, in KINDS' order."""
     rows: dict[str, dict[str, Any]] = {}
     first = first_layout([k for k in kinds if k.scope == "slave" or k.name in FIRST_RUN])
     if first.injections:
-        rows.update(run_layout(first, timing, seed, heap, parallel, progress, console=True))
+        rows.update(run_layout(first, timing, seed, heap, parallel, progress, True, keep))
     second = [Injection(k, None, 0.0) for k in kinds if k.name in SECOND_RUN]
     if second:
         rows.update(run_layout(Layout(["ducorig"] * RIG_SLAVES, second), timing, seed, heap, False, progress,
-                               console=False))
+                               False, keep))
     return [rows[k.name] for k in kinds if k.name in rows]
 
 
 def run_layout(layout: Layout, timing: Timing, seed: int, heap: str, parallel: bool,
-               progress: Progress | None, console: bool) -> dict[str, dict[str, Any]]:
+               progress: Progress | None, console: bool, keep: bool) -> dict[str, dict[str, Any]]:
     rig = FaultRig(layout.kinds, [RATES[k] for k in layout.kinds], Path(tempfile.mkdtemp(prefix="ducorig-faults-")),
                    heap=heap, tiers=BENCH_TIERS, seed=seed, console=console)
     injector = Injector(rig, timing)
@@ -168,9 +172,14 @@ def run_layout(layout: Layout, timing: Timing, seed: int, heap: str, parallel: b
         pause(rig, MARGIN_S)
     finally:
         rig.stop()
-    ledgers = Ledgers.of(rig)
-    return {inj.kind.name: row for inj, row in zip(layout.injections,
-                                                     evaluate(layout.injections, ledgers, rig, timing, clean_window))}
+    outside: list[Found] = []
+    rows = evaluate(layout.injections, Ledgers.of(rig), rig, timing, clean_window, outside)
+    if outside and progress:
+        progress.say(f"{len(outside)} shares lost outside every fault's window (the start, the clean window)")
+    kept = rig.put_away(keep)
+    if kept and progress:
+        progress.say(f"the run's ledgers: {kept}")
+    return {inj.kind.name: row for inj, row in zip(layout.injections, rows)}
 
 
 def pause(rig: FaultRig, seconds: float) -> None:
@@ -212,7 +221,8 @@ def watch(rig: FaultRig, injector: Injector, injections: list[Injection], timing
 # --- the rows -------------------------------------------------------------------------------------
 
 def evaluate(run: list[Injection], ledgers: Ledgers, rig: FaultRig, timing: Timing,
-             clean: tuple[float, float]) -> list[dict[str, Any]]:
+             clean: tuple[float, float], outside: list[Found]) -> list[dict[str, Any]]:
+    """The rows of a run; the shares lost outside every fault's window go to `outside`."""
     recovered = {id(inj): recovered_at(inj, subjects(inj, run, rig), ledgers, inj.notes.get("done", ledgers.end))
                  for inj in run}
     lost = {id(inj): 0 for inj in run}
@@ -229,6 +239,8 @@ def evaluate(run: list[Injection], ledgers: Ledgers, rig: FaultRig, timing: Timi
         mine = [inj for inj in during if share.index in subjects(inj, run, rig)]
         if mine or during:
             lost[id((mine or during)[0])] += 1
+        else:
+            outside.append(share)
     return [row(inj, run, rig, ledgers, timing, clean, recovered[id(inj)], lost[id(inj)], to_fault[id(inj)])
             for inj in run]
 
@@ -252,7 +264,8 @@ def row(inj: Injection, run: list[Injection], rig: FaultRig, ledgers: Ledgers, t
     rebooted = injected is not None and ledgers.reboots(injected, done) > 0
     ok = (detected is not None and recovered is not None and lost == 0 and rebooted == kind.reboots
           and (delta is None or abs(delta) <= BUSY_POINTS))
-    return {"fault": kind.name, "what": kind.what, "scope": kind.scope, "detected_s": detected,
+    what = kind.what if kind.hold is None or kind.until_detected else f"{kind.what}, {kind.hold(timing):g} s"
+    return {"fault": kind.name, "what": what, "scope": kind.scope, "detected_s": detected,
             "recovered_s": recovered, "lost": lost, "lost_to_fault": to_fault, "others_busy_delta": delta,
             "window_s": window, "rebooted": rebooted, "ok": ok,
             # counts for the tests: the signs of detection and the rejects within its window, what it sent
@@ -275,8 +288,12 @@ def table(rows: list[dict[str, Any]], timing: Timing, parallel: bool) -> str:
         delta = "" if r["others_busy_delta"] is None else f"{r['others_busy_delta']:+.1f} pt"
         lines.append(f"{r['fault']:16} {seconds(r['detected_s']):>9} {seconds(r['recovered_s']):>9} "
                      f"{r['lost']:>5} {r['lost_to_fault']:>8} {delta:>11}  {'ok' if r['ok'] else 'NOT OK'}")
-    lines += ["", "faults:"] + [f"  {r['fault']}: {r['what']}" for r in rows]
+    lines += ["", "faults:"]
+    for r in rows:
+        lines += textwrap.wrap(f"{r['fault']}: {r['what']}", WIDTH, initial_indent="  ", subsequent_indent="    ",
+                               break_on_hyphens=False)
     who = f"the {WITNESSES} slaves no fault touched" if parallel else "the slaves the fault did not touch"
-    lines += ["", f"others busy: {who}, from the injection to {timing.window_s:g} s after the fault's end,",
-              f"against a clean {timing.window_s:g}-s window of the same rig (target: within {BUSY_POINTS:g} points)."]
+    lines += [""] + textwrap.wrap(f"others busy: {who}, from the injection to {timing.window_s:g} s after the "
+                                  f"fault's end, against a clean {timing.window_s:g}-s window of the same rig "
+                                  f"(target: within {BUSY_POINTS:g} points).", WIDTH)
     return "\n".join(lines)

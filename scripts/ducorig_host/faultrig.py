@@ -24,12 +24,14 @@ and the proxy keep them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -376,7 +378,7 @@ class FaultRig(SimRig):
               stdin: int = subprocess.DEVNULL) -> None:
         self.proxy.start()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        super().start(launch=launch or self.launch_code(), stdin=subprocess.PIPE if self.with_console else stdin)
+        super().start(console, prefix, launch or self.launch_code(), subprocess.PIPE if self.with_console else stdin)
 
     def launch_code(self) -> str:
         """MicroPython: rig.main with the sim's station and watchdog
@@ -538,24 +540,22 @@ class FaultRig(SimRig):
         for line in lines:
             self.observer.add(t, "log", None, line.decode("utf-8", "replace").rstrip("\r"))
 
-    def alive_or_raise(self) -> None:
-        if self.process is not None and self.process.poll() is not None and self.process.returncode != WDT_EXIT:
-            raise SimError(f"the controller exited with status {self.process.returncode}; see {self.log_path}")
+    def put_away(self, keep: bool) -> Path | None:
+        """After stop(): with keep, the ledgers go to ledgers.json in the run's
+        folder, which stays (its path returned); without, the folder goes."""
+        if not keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            return None
+        connections, submissions = self.proxy.ledger()
+        path = self.workdir / "ledgers.json"
+        path.write_text(json.dumps({"found": [asdict(f) for f in self.found.found],
+                                    "submissions": [asdict(s) for s in submissions],
+                                    "connections": [asdict(c) for c in connections],
+                                    "evidence": [asdict(e) for e in self.observer.evidence]}))
+        return path
 
     def index_of(self, ducoid: str | None) -> int | None:
         for slot in self.slots:
             if slot.ducoid == ducoid:
                 return slot.index
         return None
-
-
-def wait_until(rig: FaultRig, done: Callable[[], bool], limit_s: float, tick_s: float = 0.2) -> bool:
-    """Watch the rig until done() or limit_s have passed; done()'s last answer."""
-    deadline = time.monotonic() + limit_s
-    while True:
-        rig.watch()
-        if done():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(tick_s)

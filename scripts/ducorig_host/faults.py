@@ -44,7 +44,6 @@ HEAP_FREE = 2048  # the ballast leaves this much heap
 HEAP_SEEN = 4096  # a heap sample this low shows the rig the pressure
 BLOCK_MS = 5000  # the wedged loop's blocking call
 CONSOLE_EVERY_S = 0.5  # a burst of garbage on the console this often
-NEVER = frozenset(("",))
 
 # The bench's tier table: the pool downloads its own at run time, so its
 # limits are not the rig's to know. Here the slaves' 300 H/s fits AVR,
@@ -302,11 +301,8 @@ def block(rig: FaultRig, inj: Injection, timing: Timing) -> bool:
     return True
 
 
+ABANDONED = frozenset(("Incorrect result",))  # a job the slave failed is answered wrongly (worker._abandon)
 TIER_MOVE = frozenset(("Too low starting difficulty", "Too high starting difficulty"))
-# A job the slave failed is answered wrongly (worker._abandon), and with
-# the worker's default rate (340 H/s), which BENCH_TIERS puts above AVR: the
-# pool moves the connection up, then down again.
-ABANDONED = frozenset(("Incorrect result",)) | TIER_MOVE
 
 KINDS: tuple[Kind, ...] = (
     # per-slave
@@ -496,10 +492,10 @@ def subjects(inj: Injection, run: list[Injection], rig: FaultRig) -> list[int]:
 
 
 def others(inj: Injection, run: list[Injection], rig: FaultRig) -> list[int]:
-    """The slaves no fault touched while this one lasted."""
-    start, end = inj.injected or 0.0, inj.notes.get("done", rig.now())
-    touched = {o.index for o in run if o.index is not None and o.injected is not None
-               and o.injected <= end and o.notes.get("done", end) >= start}
+    """The slaves no fault has touched by the end of this one (a slave hit
+    before may still show it: a rate cap, a parked yaum slave)."""
+    end = inj.notes.get("done", rig.now())
+    touched = {o.index for o in run if o.index is not None and o.injected is not None and o.injected <= end}
     return [slot.index for slot in rig.slots if slot.index not in touched]
 
 

@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gap", type=float, default=60.0, help="mean seconds between two faults (default 60)")
     parser.add_argument("--heap", default=HEAPSIZE, help=f"the controller's MicroPython heap (default {HEAPSIZE})")
     parser.add_argument("--json", action="store_true", help="the summary and every injection as one JSON object")
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder, with its ledgers (ledgers.json)")
 
 
 def estimate_s(args: argparse.Namespace) -> float:
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress("soak", 1, estimate_s(args), unit="run")
     progress.step(f"{format_duration(args.hours * 3600)} of mining and faults")
     try:
-        summary = soak(args.hours * 3600, args.seed, args.gap, args.heap, log=progress.say)
+        summary = soak(args.hours * 3600, args.seed, args.gap, args.heap, log=progress.say, keep=args.keep)
     except (SimError, OSError, RuntimeError) as e:
         print(f"ducorig bench soak: {e}", file=sys.stderr)
         return 1
@@ -108,7 +109,7 @@ class Schedule:
         return Injection(kind, index, now)
 
 
-def soak(seconds: float, seed: int, gap_s: float, heap: str, log: Any = print) -> dict[str, Any]:
+def soak(seconds: float, seed: int, gap_s: float, heap: str, log: Any = print, keep: bool = False) -> dict[str, Any]:
     rig = FaultRig(SLAVES, [RATES[k] for k in SLAVES], Path(tempfile.mkdtemp(prefix="ducorig-soak-")), heap=heap,
                    tiers=BENCH_TIERS, seed=seed, console=True)
     injector = Injector(rig, TIMING)
@@ -143,7 +144,11 @@ def soak(seconds: float, seed: int, gap_s: float, heap: str, log: Any = print) -
             time.sleep(TICK_S)
     finally:
         rig.stop()
-    return summarise(rig, injections, Ledgers.of(rig), end)
+    summary = summarise(rig, injections, Ledgers.of(rig), end)
+    kept = rig.put_away(keep)
+    if kept:
+        log(f"the run's ledgers: {kept}")
+    return summary
 
 
 # --- the summary --------------------------------------------------------------------------------
