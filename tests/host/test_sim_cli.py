@@ -90,10 +90,13 @@ def test_pool_user_and_key_reach_a_running_pool(tmp_path: Path) -> None:
     """Mines on a pool started here, as alice with her key; `ducorig check
     --key` passes while the rig runs; Ctrl-C (SIGINT) then ends it with the
     summary and exit 0."""
-    with EmulatorThread(EmulatorConfig(accounts={"alice": "s3cret"})) as pool:
+    # its output goes to files: a pipe nobody reads while it waits fills up and stops the sim
+    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
+    with EmulatorThread(EmulatorConfig(accounts={"alice": "s3cret"})) as pool, \
+            out_path.open("w") as out_file, err_path.open("w") as err_file:
         proc = subprocess.Popen([DUCORIG, "sim", "--pool", f"127.0.0.1:{pool.pool_port}", "--user", "alice",
                                  "--key", "s3cret", "--minutes", "5"], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdout=out_file, stderr=err_file, text=True,
                                 env=dict(os.environ, TMPDIR=str(tmp_path)))
         try:
             deadline = time.monotonic() + SAFETY_S
@@ -107,7 +110,8 @@ def test_pool_user_and_key_reach_a_running_pool(tmp_path: Path) -> None:
             assert "ok    key      right" in check.stdout and "ok    miners   3 online" in check.stdout
         finally:
             proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=SAFETY_S)
+            proc.wait(timeout=SAFETY_S)
+    out, err = out_path.read_text(), err_path.read_text()
     assert proc.returncode == 0, err
     assert f"  pool  127.0.0.1:{pool.pool_port} (--pool)" in out and "summary:" in out
 
