@@ -38,6 +38,7 @@ RIG_SLAVES = 10  # the second run's
 BUSY_POINTS = 2.0  # the others' busy may move this many points from the clean window
 MARGIN_S = 3.0  # shares found in a run's last seconds may still be on their way: not counted
 START_S = 10.0  # a run's start and stop (the ROMFS image, processes), for the estimate
+LOCKED_LOOK_S = 60.0  # the worker looks at a locked slave once a minute (worker.LOCKED_LOOK_MS)
 WARMUP_LIMIT_S = 120.0
 TICK_S = 0.2
 FIRST_RUN = ["slaves_late"]  # at its start; the per-slave faults follow
@@ -74,10 +75,19 @@ def timing(args: argparse.Namespace) -> Timing:
 def estimate_s(args: argparse.Namespace) -> float:
     t = timing(args)
     kinds = selected(args)
-    rows = sum((k.hold(t) if k.hold and not k.until_detected else 5.0) + 10.0 + t.window_s for k in kinds)
-    if args.quick:
-        rows = max((k.hold(t) if k.hold and not k.until_detected else 5.0) for k in kinds) + 70.0
-    return rows + 2 * (START_S + t.window_s)
+    rows = [typical_s(k, t) for k in kinds]
+    runs = (any(k.name not in SECOND_RUN for k in kinds), any(k.name in SECOND_RUN for k in kinds))
+    at_once = [r for k, r in zip(kinds, rows) if k.scope == "slave"]
+    if args.quick and at_once:  # the per-slave faults take as long as the longest of them
+        rows = [r for k, r in zip(kinds, rows) if k.scope != "slave"] + [max(at_once)]
+    return sum(rows) + sum(runs) * (START_S + t.window_s)
+
+
+def typical_s(kind: Kind, t: Timing) -> float:
+    """About how long a fault takes: it lasts, the rig recovers (a locked
+    yaum slave is looked at once a minute), the bench watches the window."""
+    lasts = kind.hold(t) if kind.hold and not kind.until_detected else 5.0
+    return lasts + (LOCKED_LOOK_S if kind.name == "yaum_locked" else 10.0) + t.window_s
 
 
 def run(args: argparse.Namespace) -> int:
