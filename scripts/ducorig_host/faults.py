@@ -33,7 +33,7 @@ from ducorig_host.faultrig import Evidence, FaultRig, Found, Submission
 
 PRE_S = 1.0  # a share found this long before an injection may still be lost to it (in flight)
 LOCKED_BY = b"D06"  # a data command for a yaum slave that hashes: its Wire locks up
-HANG_NONCES_S = 0.5  # the Pro Mini sketch's own watchdog restarts a hung loop after 0.5 s
+HANG_S = 0.5  # the Pro Mini sketch's own watchdog restarts a hung loop after 0.5 s
 RESET_AFTER = 100  # nonces into a job before the slave resets (reset mid-job)
 SLOW_HS = 45.0  # a slave this slow overruns the job limit (twice the worst case at its measured rate)
 BOUNCE_HS = 340.0  # the rate that fits no tier of BENCH_TIERS: the pool bounces it AVR <-> MEGA
@@ -310,7 +310,7 @@ KINDS: tuple[Kind, ...] = (
          on_target("error", "bus: ", "slave: "), hold=lambda t: t.unplugged_s, clear=unswitch("unplugged"),
          reasons=ABANDONED),
     Kind("hung", "slave hung (its job never ends), back through the Pro Mini's own watchdog (0.5 s)", "slave",
-         "ducorig", switch("hung", 1, ("reset_after", int(RATES["ducorig"] * HANG_NONCES_S))),
+         "ducorig", switch("hung", 1, ("reset_after", int(RATES["ducorig"] * HANG_S))),
          on_target("error", "reset"), hold=lambda t: t.recovery_max_s, until_detected=True, during=unhang,
          clear=unswitch("hung"), reasons=ABANDONED),
     Kind("slow", f"slave slower than its job limit ({SLOW_HS:g} H/s until noticed)", "slave", "ducorig",
