@@ -130,13 +130,28 @@ class Console:
 
     async def call(self, name, *args):
         """ducorig.commands' name(self, *args). The module is imported for the
-        call and dropped again after it (from ROMFS the import is cheap)."""
-        from ducorig import commands
-
-        try:
-            await getattr(commands, name)(self, *args)
-        finally:
-            del sys.modules["ducorig.commands"], ducorig.commands
+        call and dropped again after it (from ROMFS the import is cheap). An
+        error, and a heap without the import's largest block (~0.6 KB on the
+        chip, its table of constants), costs one line, never the console: a
+        heap that mining fragments is whole again for a moment later, so the
+        import is tried three times first."""
+        for wait in (0, 200, 1000):
+            await sleep_ms(wait)
+            try:
+                from ducorig import commands
+            except MemoryError as e:
+                sys.modules.pop("ducorig.commands", None)
+                failed = e
+                continue
+            try:
+                await getattr(commands, name)(self, *args)
+            except Exception as e:
+                await self.fault(e)
+            finally:
+                sys.modules.pop("ducorig.commands", None)
+                del ducorig.commands
+            return
+        await self.fault(failed)
 
     async def quit(self):
         """Ctrl-C and q: stop mining (the workers close their sockets)."""
@@ -177,9 +192,13 @@ class Console:
         return True
 
     async def fault(self, e):
-        """A console bug (or a full heap) must not end the console: one line."""
+        """A console bug (or a full heap) must not end the console: one line,
+        or none when even that finds no heap."""
         self.line = None
-        await self.error("console: %s %s" % (type(e).__name__, e))
+        try:
+            await self.error("console: %s %s" % (type(e).__name__, e))
+        except MemoryError:
+            pass
 
     async def run(self):
         """Read stdin until Ctrl-C/q or end of input; at end of input
@@ -214,14 +233,11 @@ class Console:
             return data
 
         try:
-            try:
-                # The banner comes from the commands: their names are interned
-                # now, while the heap is whole. Later imports then need no new
-                # qstr pool, a block of several KB that a heap fragmented by
-                # mining may lack (at 20 slaves no key got an answer).
-                await self.call("hello")
-            except Exception as e:
-                await self.fault(e)
+            # The banner comes from the commands: their names are interned
+            # now, while the heap is whole. Later imports then need no new
+            # qstr pool, a block of several KB that a heap fragmented by
+            # mining may lack (at 20 slaves no key got an answer).
+            await self.call("hello")
             while self.rig.running:
                 data = await read(1)
                 if not data:
