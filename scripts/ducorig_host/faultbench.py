@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ducorig.worker import LOCKED_LOOK_MS
 from ducorig_host.bench import WIDTH, Progress
 from ducorig_host.faultrig import FaultRig, Found
 from ducorig_host.faults import (BENCH_TIERS, BY_NAME, FULL, KINDS, PRE_S, QUICK, RATES, Injection, Injector, Kind,
@@ -38,7 +39,6 @@ RIG_SLAVES = 10  # the second run's
 BUSY_POINTS = 2.0  # the others' busy may move this many points from the clean window
 MARGIN_S = 3.0  # shares found in a run's last seconds may still be on their way: not counted
 START_S = 10.0  # a run's start and stop (the ROMFS image, processes), for the estimate
-LOCKED_LOOK_S = 60.0  # the worker looks at a locked slave once a minute (worker.LOCKED_LOOK_MS)
 WARMUP_LIMIT_S = 120.0
 TICK_S = 0.2
 FIRST_RUN = ["slaves_late"]  # at its start; the per-slave faults follow
@@ -87,7 +87,7 @@ def typical_s(kind: Kind, t: Timing) -> float:
     """About how long a fault takes: it lasts, the rig recovers (a locked
     yaum slave is looked at once a minute), the bench watches the window."""
     lasts = kind.hold(t) if kind.hold and not kind.until_detected else 5.0
-    return lasts + (LOCKED_LOOK_S if kind.name == "yaum_locked" else 10.0) + t.window_s
+    return lasts + (LOCKED_LOOK_MS / 1000 if kind.name == "yaum_locked" else 10.0) + t.window_s
 
 
 def run(args: argparse.Namespace) -> int:
