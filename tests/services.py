@@ -24,6 +24,7 @@ def pool_emulator() -> dict[str, str]:
     thread.call(lambda: emulator.set_faults(user="fault-garbage", garbage=forever))
     thread.call(lambda: emulator.set_faults(user="fault-stall", stall_s=5.0, stall=forever))
     thread.call(lambda: emulator.set_faults(user="fault-bad", bad_burst=forever, bad_reason="Burst of BADs"))
+    thread.call(lambda: emulator.set_faults(user="fault-easy", easy_every=3))
     return {
         "DUCORIG_POOL": f"127.0.0.1:{emulator.pool_port}",
         "DUCORIG_REST": f"http://127.0.0.1:{emulator.http_port}",

@@ -25,15 +25,18 @@ JOB_TRIES = 3  # sends of one job to a slave that reboots while hashing it
 LOCKED_LOOK_MS = 60000  # a locked slave is looked at again once a minute: has it been power-cycled?
 BOUNCE_CAP = 0.95  # a bounce lowers the rate cap to this much of the rate the lower tier refused
 BOUNCE_PARK_MS = 600000  # a slave without a cap that bounces waits this long before it tries again
-# Tier by measured rate, as the official AVR miner chooses (README, "The pool emulator").
-_TIER_LIMITS = ((380, "AVR"), (550, "MEGA"), (1000, "ARM"))
+# The pool's tiers in the order it moves a connection (config.TIERS, whose
+# module is not kept resident), and the rates at which the official AVR miner
+# picks the next one (README, "The pool emulator").
+_TIERS = ("AVR", "MEGA", "ARM", "DUE")
+_TIER_LIMITS = (380, 550, 1000)
 
 
 def tier_for(rate):
-    for limit, name in _TIER_LIMITS:
-        if rate < limit:
-            return name
-    return "DUE"
+    i = 0
+    while i < 3 and rate >= _TIER_LIMITS[i]:
+        i += 1
+    return _TIERS[i]
 
 
 class Worker:
@@ -61,6 +64,7 @@ class Worker:
         self.reported = 0.0  # the hash rate sent with the last share
         self.diff = None  # the connection's last job difficulty: it changes when the pool moves the tier
         self.last_move = 0  # the tier move before this job: 1 up, -1 down, 0 none
+        self.moves = 0  # the pool's moves, net: a new connection asks for the tier they led to
         self.fast_rate = 0  # the last rate a tier refused as too fast for it
         self.rate_cap = None  # the cap the bounce set (sent again after every reset)
 
@@ -95,6 +99,10 @@ class Worker:
                     self.mark(step_ms)
                     if rig.cfg.tier == "auto":
                         self.client.tier = tier_for(self._rate())
+                    else:
+                        # where the pool's moves led (its own table comes at run time: a
+                        # wrong guess costs the one BAD share its move costs anyway)
+                        self.client.tier = _TIERS[min(max(_TIERS.index(rig.cfg.tier) + self.moves, 0), 3)]
                     await self.client.connect()
                     self.diff = None  # a new connection starts at the tier it asks for
                 await self.share()
@@ -188,7 +196,13 @@ class Worker:
         if elapsed_us <= 0:  # a yaum slave's elapsed ms can be 0
             elapsed_us = int((nonce + 1) * 1000000 / self._rate())
         stats.state = "submit"
-        self.reported = rate = (nonce + 1) * 1000000 / elapsed_us  # the slave's own, never lowered
+        # The slave's own rate, never lowered. A share hashed for under 0.1 s
+        # reports the last rate instead: its own is lost in the slave's clock
+        # (yaum counts whole ms: 2 hashes in 5 or 6 ms read 400 or 333 H/s) and
+        # start-up, and would move the connection to a lower tier.
+        if elapsed_us >= 100000 or not self.reported:
+            self.reported = (nonce + 1) * 1000000 / elapsed_us
+        rate = self.reported
         try:
             kind, reason = await client.submit(nonce, rate, slave.ducoid)
         except PoolError as e:
@@ -278,6 +292,7 @@ class Worker:
             self.last_move = 0
             return False
         move = 1 if diff > last else -1
+        self.moves += move
         if move == 1:
             self.fast_rate = self.reported  # too fast for the lower tier
         bounced = move == -self.last_move

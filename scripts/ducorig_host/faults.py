@@ -367,7 +367,7 @@ KINDS: tuple[Kind, ...] = (
          ballast(HEAP_FREE), heap_pressed, hold=lambda t: t.heap_s, clear=ballast(None)),
     Kind("wedged_loop", f"a wedged event loop (a task blocks {BLOCK_MS // 1000} s): a watchdog reset", "rig",
          None, block, on_any("reset", "watchdog"), hold=lambda t: BLOCK_MS / 1000 + 15, until_detected=True,
-         reboots=True),
+         reboots=True, reasons=TIER_MOVE),  # the reset forgets the tiers the pool moved slaves to: one BAD each
 )
 BY_NAME = {k.name: k for k in KINDS}
 

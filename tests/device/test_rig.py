@@ -238,6 +238,38 @@ async def test_a_tier_bounce_without_a_rate_cap_is_said_once_and_waited_out():
     assert sum(s.rejected.values()) <= 2 * s.errors["tier bounce"]  # no flood of BAD shares
 
 
+async def test_a_share_too_short_to_time_reports_the_slave_s_last_rate():
+    # yaum at 400 H/s belongs on MEGA [380, 550); every 3rd job of fault-easy
+    # has the answer 1: 2 hashes in 6.5 ms, which yaum's whole-ms clock reads
+    # as 6 or 7 ms (333 or 286 H/s). Reported as such, MEGA would call it too
+    # slow, send it down to AVR and back: a bounce, and a parked slave.
+    r = make_rig("fault-easy", slaves=(11,))
+    control(11, "hashrate", 400)
+    slaves = await run_until(r, lambda ss: ss[0].accepted >= 6)
+    s, w = slaves[0], r.workers[0]
+    assert "Too high starting difficulty" not in s.rejected and "tier bounce" not in s.errors, (s.as_dict(), r.out.lines)
+    assert sum(s.rejected.values()) <= 1 and w.reported >= 380 and w.diff == 16  # MEGA's
+
+
+async def test_a_new_connection_asks_for_the_tier_the_pool_moved_the_slave_to():
+    # yaum at 450 H/s: AVR [90, 380) calls it too fast and moves it to MEGA once;
+    # after a reconnect it asks for MEGA at once instead of earning that BAD again
+    r = make_rig("rig-tier-memory", slaves=(11,))
+    control(11, "hashrate", 450)
+    s, w = r.stats.slaves[0], r.workers[0]
+    task = asyncio.create_task(r.run())
+    try:
+        await until(lambda: s.rejected and s.accepted >= 1, "moved to MEGA")
+        w.redial = True
+        held = s.accepted
+        await until(lambda: s.accepted >= held + 3, "mining on a new connection")
+    finally:
+        r.stop()
+        await task
+    assert s.rejected == {"Too low starting difficulty": 1}, (s.as_dict(), r.out.lines)
+    assert w.client.tier == "MEGA" and w.diff == 16
+
+
 async def test_pause_holds_one_worker_while_the_others_mine():
     r = make_rig("rig-pause", slaves=(8, 9))
     a, b = r.stats.slaves

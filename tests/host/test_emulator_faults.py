@@ -59,6 +59,18 @@ async def test_bad_burst_rejects_correct_results() -> None:
         assert (emu.connections[0].accepted, emu.connections[0].rejected) == (1, 2)
 
 
+async def test_easy_every_gives_every_nth_job_of_a_connection_the_answer_1() -> None:
+    async with running() as emu:
+        emu.set_faults(user=USER, easy_every=2)
+        miner = await Miner.connect(emu)
+        answers = []
+        for _ in range(4):
+            answers.append((await miner.job()).solve())
+            await miner.send(result_line(answers[-1]))
+            assert await miner.line() == b"GOOD\n"
+        assert answers[1] == answers[3] == 1 and 1 not in (answers[0], answers[2]), answers
+
+
 async def test_threadid_rule_hits_one_connection_only() -> None:
     async with running() as emu:
         first, second = await Miner.connect(emu), await Miner.connect(emu)
@@ -78,7 +90,7 @@ async def test_user_rule_counts_are_shared_by_its_connections() -> None:
 def test_fault_validation() -> None:
     from ducorig_host.emulator.faults import FaultBoard
     board = FaultBoard()
-    for bad in ({"drop": -1}, {"drop": 1.5}, {"stall": "x"}, {"bad_reason": "a\nb"}, {"nope": 1}):
+    for bad in ({"drop": -1}, {"drop": 1.5}, {"stall": "x"}, {"bad_reason": "a\nb"}, {"easy_every": 0.5}, {"nope": 1}):
         with pytest.raises(ValueError):
             board.set(user=USER, **bad)
     with pytest.raises(ValueError):

@@ -25,6 +25,7 @@ class Faults:
     stall_s: float = 0.0
     bad_burst: int = 0     # answer the next correct results BAD,<bad_reason>
     bad_reason: str = "Incorrect result"
+    easy_every: int = 0    # every Nth job of a connection has the answer 1 (drawn as rarely as any other)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,9 +46,9 @@ def _checked(updates: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError("bad_reason must be a one-line string")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{name} must be a number >= 0")
-        elif name in COUNTERS and value != int(value):
+        elif name in COUNTERS + ("easy_every",) and value != int(value):
             raise ValueError(f"{name} must be a whole number")
-        checked[name] = int(value) if name in COUNTERS else value
+        checked[name] = int(value) if name in COUNTERS + ("easy_every",) else value
     return checked
 
 
@@ -69,6 +70,11 @@ class FaultBoard:
     def clear(self) -> None:
         self._by_user.clear()
         self._by_thread.clear()
+
+    def rule(self, threadid: str, user: str | None) -> Faults | None:
+        """The rule for a connection: its own, else its user's."""
+        rule = self._by_thread.get(threadid)
+        return rule if rule is not None or user is None else self._by_user.get(user)
 
     def take(self, threadid: str, user: str | None, counter: str) -> Faults | None:
         """Consume one count of `counter` from the first matching armed rule."""

@@ -166,7 +166,9 @@ class Session:
         self.ki = min(self.ki, workers)
 
         diff = self.tier.diff
-        self.nonce = ctx.rng.randint(1, 100 * diff)
+        rule = ctx.faults.rule(self.threadid, self.username)
+        easy = rule is not None and rule.easy_every and (self.results + 1) % rule.easy_every == 0
+        self.nonce = 1 if easy else ctx.rng.randint(1, 100 * diff)
         expected = hashlib.sha1(f"{ctx.last_hash}{self.nonce}".encode()).hexdigest()
         self.expected = expected
         self.job_sent = now
