@@ -12,6 +12,9 @@ I2C = 1  # bus time of this slave: job write, status polls, result read
 HASH = 2  # hashing time the slave reports
 SUBMIT_WAIT = 3  # result sent -> feedback read (one network round trip)
 PHASES = ("job", "i2c", "hash", "submit")
+# One string per count key, for every slave's tables: a key made at run time
+# ("pool: " + kind) would otherwise be kept once per slave (~70 B each).
+_KEYS = {}
 
 
 class Histogram:
@@ -95,6 +98,7 @@ class SlaveStats:
         return n, (p[i + 1] / n if n else 0.0), p[i + 2]
 
     def count(self, table, key):
+        key = _KEYS.setdefault(key, key)
         table[key] = table.get(key, 0) + 1
 
     def book(self, kind, reason):

@@ -62,6 +62,15 @@ def test_slave_stats_rate_and_counts():
     assert s.as_dict()["rejected"] == {"Incorrect result": 2}
 
 
+def test_a_count_key_made_at_run_time_is_kept_once_for_every_slave():
+    kind = "timeout"
+    a, b = stats.SlaveStats("a", 8), stats.SlaveStats("b", 9)
+    for s in (a, b, a):
+        s.count(s.lost, "pool: " + kind)  # a new string each time
+    [(key_a, n_a)], [(key_b, n_b)] = list(a.lost.items()), list(b.lost.items())
+    assert key_a == "pool: timeout" and key_a is key_b and (n_a, n_b) == (2, 1)
+
+
 def test_slave_stats_phase_times():
     s = stats.SlaveStats("pm0", 8)
     for ms in (100, 300, 200):  # job wait, I2C, hash (us), submit wait, hashes
