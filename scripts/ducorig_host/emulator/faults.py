@@ -15,6 +15,7 @@ from typing import Any
 GARBAGE = b"\x00\xff\xfeGARBAGE\x81\n"
 
 COUNTERS = ("drop", "garbage", "stall", "bad_burst")
+WHOLE = COUNTERS + ("easy_every",)  # the fields that take whole numbers only
 
 
 @dataclass
@@ -46,9 +47,9 @@ def _checked(updates: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError("bad_reason must be a one-line string")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{name} must be a number >= 0")
-        elif name in COUNTERS + ("easy_every",) and value != int(value):
+        elif name in WHOLE and value != int(value):
             raise ValueError(f"{name} must be a whole number")
-        checked[name] = int(value) if name in COUNTERS + ("easy_every",) else value
+        checked[name] = int(value) if name in WHOLE else value
     return checked
 
 
