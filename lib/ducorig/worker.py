@@ -321,6 +321,8 @@ class Worker:
     async def _apply_cap(self):
         if self.rate_cap is not None and self.slave.has_rate_cap:
             await self._io(self.slave.set_rate_cap, self.rate_cap)
+            # A share too short to time reports the last rate: not one above the cap
+            self.reported = min(self.reported, self.rate_cap)
 
     async def _io(self, call, *args):
         """call(*args) on the bus: at once, unless a session holds the bus; a

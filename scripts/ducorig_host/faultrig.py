@@ -446,8 +446,9 @@ class FaultRig(SimRig):
         self.bus.bus.control(self.slots[index].home, name, text)
 
     def power_cycle(self, index: int) -> None:
-        """The slave off and on: its RAM and fault switches cleared, its own rate kept."""
-        self.control(index, "factory")
+        """The slave off and on: its RAM and fault switches cleared, its rate
+        kept (a tier move's too: a power cycle does not change a slave's speed)."""
+        self.control(index, "power")
 
     def pool_fault(self, index: int, **rule: Any) -> bool:
         """A fault rule on the slave's open pool connection; False while it

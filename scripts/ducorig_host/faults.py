@@ -303,6 +303,11 @@ def block(rig: FaultRig, inj: Injection, timing: Timing) -> bool:
 
 ABANDONED = frozenset(("Incorrect result",))  # a job the slave failed is answered wrongly (worker._abandon)
 TIER_MOVE = frozenset(("Too low starting difficulty", "Too high starting difficulty"))
+# A slave restart loses its rate cap. The worker sends it again, unless a
+# controller reset (a wedged loop, earlier) made it forget the cap: then the
+# slave hashes at its default again and the pool bounces it, two BADs, until
+# the worker caps it anew (the 2-h soak of stop 19: all 8 such BADs).
+CAP_FORGOTTEN = TIER_MOVE
 
 KINDS: tuple[Kind, ...] = (
     # per-slave
@@ -312,7 +317,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("hung", "slave hung (its job never ends), back through the Pro Mini's own watchdog (0.5 s)", "slave",
          "ducorig", switch("hung", 1, ("reset_after", int(RATES["ducorig"] * HANG_S))),
          on_target("error", "reset"), hold=lambda t: t.recovery_max_s, until_detected=True, during=unhang,
-         clear=unswitch("hung"), reasons=ABANDONED),
+         clear=unswitch("hung"), reasons=ABANDONED | CAP_FORGOTTEN),
     Kind("slow", f"slave slower than its job limit ({SLOW_HS:g} H/s until noticed)", "slave", "ducorig",
          set_rate(SLOW_HS), on_target("error", "slave: failed"), hold=lambda t: t.slow_max_s,
          clear=restore_rate, until_detected=True, settle_s=1.0, reasons=ABANDONED),
@@ -324,7 +329,7 @@ KINDS: tuple[Kind, ...] = (
          during=consumed("garble_result"), clear=unswitch("garble_result")),
     Kind("reset", "slave reset mid-job", "slave", "ducorig", switch("reset_after", RESET_AFTER),
          on_target("error", "reset"), hold=lambda t: t.recovery_max_s, until_detected=True, during=rearm_reset,
-         clear=lambda rig, inj: rig.control(inj.index, "reset_after", -1)),
+         clear=lambda rig, inj: rig.control(inj.index, "reset_after", -1), reasons=CAP_FORGOTTEN),
     Kind("nak", "slave NAKs in the middle of a write", "slave", "ducorig", switch("nak_write"),
          lambda e, inj: e.what == "error" and e.index is None and e.detail == "bus failure",
          hold=lambda t: t.recovery_max_s, until_detected=True, clear=unswitch("nak_write"), reasons=ABANDONED),

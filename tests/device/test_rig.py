@@ -224,6 +224,21 @@ async def test_a_tier_bounce_lowers_the_rate_cap_until_shares_are_good():
                     % (worker.fast_rate, worker.rate_cap)], r.out.lines
 
 
+async def test_the_rate_reported_for_a_share_too_short_to_time_is_at_most_the_new_cap():
+    # A share hashed in under 0.1 s reports the last measured rate. After a
+    # bounce that was the rate the tiers refused: reported, it bounced the
+    # slave once more (the 2-h soak, stop 19). At the bounce it drops to the cap.
+    r = make_rig("rig-bounce-cap", slaves=(8,), pool_env="DUCORIG_BOUNCE_POOL")
+    s, w = r.stats.slaves[0], r.workers[0]
+    task = asyncio.create_task(r.run())
+    try:
+        await until(lambda: s.errors.get("tier bounce"), "bounced")
+        assert w.rate_cap is not None and w.reported < w.rate_cap + 0.5, (w.reported, w.rate_cap)
+    finally:
+        r.stop()
+        await task
+
+
 async def test_a_tier_bounce_without_a_rate_cap_is_said_once_and_waited_out():
     # yaum at 196 H/s: AVR -> MEGA -> AVR; it cannot slow down
     workermod.BOUNCE_PARK_MS = 1500  # 10 min on the chip

@@ -180,6 +180,19 @@ def test_yaum_data_command_while_hashing_locks_the_slave_until_a_power_cycle():
     assert status(bus, 0x20) == b"Ic "
 
 
+def test_a_power_cycle_frees_a_locked_slave_and_keeps_its_rate():
+    # The soak's yaum_locked fault ends in one. A power cycle does not change
+    # a slave's speed: a factory reset that did put a slave the pool had
+    # moved to MEGA back at 196 H/s, and MEGA rejected it (2-h soak, stop 19).
+    slave = YaumSlave(0x20, "DUCOID0000000000000002")
+    slave.control("hashrate", "450", 0.0)
+    slave.control("unplugged", "1", 0.0)
+    slave.control("power", "1", 1.0)
+    assert slave.hashrate == 450 and not slave.faults.unplugged and slave.answers(2.0)
+    slave.control("factory", "1", 3.0)
+    assert slave.hashrate == 196
+
+
 def test_yaum_timings_are_settings():
     slave = YaumSlave(0x20, "DUCOID0000000000000002")
     slave.control("busy_L", "40000", 0.0)

@@ -106,6 +106,9 @@ class WireSlave(ABC):
     def control(self, name: str, value: str, now: float) -> None:
         if name == "factory":
             self.factory_reset(now)
+        elif name == "power":  # off and on: its RAM and fault switches cleared, EEPROM and rate kept
+            self.faults = Faults(deaf=self.deaf_by_default)
+            self.reboot(now)
         elif name == "hashrate":
             if not float(value) > 0:
                 raise ValueError("hashrate must be positive (the fault switch 'hung' stops hashing)")
