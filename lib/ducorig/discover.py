@@ -1,4 +1,4 @@
-# Pool discovery on the device (shared/protocol.md section 4): GET the REST
+# Pool discovery on the device (duino-coin/duco-rest-api app.py, getpool): GET the REST
 # API's getPool and take the pool node's address from its JSON answer. Nodes
 # come and go, so the rig asks at start and again after repeated connect
 # failures. HTTP/1.0 over asyncio streams; TLS for an https URL (the public

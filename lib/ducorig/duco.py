@@ -1,5 +1,5 @@
 # DUCO-S1: find the nonce n in 0..100*diff (inclusive) such that
-# sha1(last_hash + str(n)) == expected_hash (shared/protocol.md section 2.5).
+# sha1(last_hash + str(n)) == expected_hash (revoxhere/duino-coin Arduino_Code.ino).
 import hashlib
 from binascii import unhexlify
 

@@ -1,7 +1,9 @@
-"""What the REST API says about an account, as typed values (protocol.md
-sections 5.3 and 5.6). Parsing is tolerant: the live API adds fields, may
-omit some and can send Infinity, so a missing or odd value becomes a neutral
-default (NaN for measurements, 0 for counters) instead of an exception."""
+"""What the REST API says about an account, as typed values
+(duino-coin/duco-rest-api app.py, plus the fields the live wallet reads,
+duino-coin/duco-webservices 2023/js/main.js). Parsing is tolerant: the live
+API adds fields, may omit some and can send Infinity, so a missing or odd
+value becomes a neutral default (NaN for measurements, 0 for counters)
+instead of an exception."""
 from __future__ import annotations
 
 import math
@@ -9,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 # Kolka decrease per extra worker (kolka_decrease_perc/100): the wallet uses
-# 0.96 for AVR, I2C and ESP software and 0.80 for everything else (section 3.5).
+# 0.96 for AVR, I2C and ESP software and 0.80 for everything else
+# (duco-webservices 2023/js/main.js).
 KOLKA_DECREASE_DEVICE = 0.96
 KOLKA_DECREASE_PC = 0.80
 DEVICE_SOFTWARE_MARKERS = ("AVR", "I2C", "ARDUINO", "ESP")
@@ -73,7 +76,7 @@ class Miner:
     @property
     def efficiency(self) -> float:
         """Share of the full reward this worker earns: p^(ki-1), as the wallet's
-        "Efficiency" (section 3.5)."""
+        "Efficiency" (duco-webservices 2023/js/main.js)."""
         if not math.isfinite(self.ki) or self.ki < 1:
             return math.nan
         return self.kolka_decrease ** (self.ki - 1)
@@ -84,7 +87,7 @@ class UserSnapshot:
     username: str
     balance: float
     miners: tuple[Miner, ...]
-    max_miners: int | None  # live-only field (section 5.6)
+    max_miners: int | None  # live-only field (read by duco-webservices 2023/js/main.js)
 
     @classmethod
     def from_api(cls, result: Any, username: str) -> UserSnapshot:

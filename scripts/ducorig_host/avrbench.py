@@ -23,7 +23,7 @@ from ducorig_host.simbus.avr import APT_PACKAGES, missing_tools
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware" / "minipro"
 HARNESS = FIRMWARE / "build" / "ducosim"
-# The official Arduino_Code duco_hash, Debian avr-gcc 5.4, Timer0 on (shared/avr-sim.md).
+# The official Arduino_Code duco_hash (revoxhere/duino-coin), Debian avr-gcc 5.4, Timer0 on.
 OFFICIAL_CYCLES_PER_HASH = 47_719
 BENCH_DIFF = 8
 FREQUENCIES = (16_000_000, 8_000_000)

@@ -1,8 +1,9 @@
 """Balance samples and what they say about mining income.
 
-The balance moves in steps (a pool sync plus the master's update, protocol.md
-section 5.5). Income over a window is the balance gained between the sample
-at the window's start and the last one, over the time between them. A step
+The balance moves in steps (a pool sync, revoxhere/duino-coin-pools
+src/sync.js, plus the master's update). Income over a window is the balance
+gained between the sample at the window's start and the last one, over the
+time between them. A step
 down, or one of TRANSFER_LIMIT DUCO or more, is a transfer or a block, not
 mining (the official wallet's rule), so it is left out of every income figure.
 """

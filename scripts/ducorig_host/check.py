@@ -4,7 +4,8 @@ check, then the verdict; the exit code tells the most serious finding.
 
 A wrong mining key is the trap this catches: the pool still answers GOOD to
 every share, but the master drops the miners and the user earns nothing
-(protocol.md section 3.9)."""
+(revoxhere/duino-coin, useful-tools branch, Master_Server/Server.py,
+check_miner_key)."""
 from __future__ import annotations
 
 import argparse

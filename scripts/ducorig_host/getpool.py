@@ -1,4 +1,5 @@
-"""Pool discovery: ask the REST API which pool node to mine on (protocol.md §4)."""
+"""Pool discovery: ask the REST API which pool node to mine on
+(duino-coin/duco-rest-api app.py, getpool)."""
 from __future__ import annotations
 
 import argparse

@@ -23,7 +23,7 @@ from ducorig_host.apimodels import Miner, UserSnapshot
 from ducorig_host.emulator.tiers import DEFAULT_TIERS, Tier
 
 DEFAULT_MIN_EFFICIENCY = 0.70   # 0.96^(ki-1) drops under it from the 10th worker on
-DEFAULT_MAX_WORKERS = 50        # the pool's maxWorkers (protocol.md section 3.6)
+DEFAULT_MAX_WORKERS = 50        # the pool's maxWorkers (revoxhere/duino-coin-pools config.json)
 DEFAULT_WORKER_MARGIN = 5       # "nearing" the limit: this close to it
 
 

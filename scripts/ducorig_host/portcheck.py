@@ -3,8 +3,8 @@ MicroPython ESP8266 port lacks.
 
 Tests on the MicroPython unix port cannot catch these: the unix build has
 features the ESP8266 build disables (str.partition, binascii.crc32,
-random.randint, ...), see shared/micropython-esp8266.md section 7.3 and
-ports/esp8266/mpconfigport.h. The check is static (stdlib `ast`, no types), so
+random.randint, ...), see MicroPython's ports/esp8266/mpconfigport.h and
+extmod/modrandom.c. The check is static (stdlib `ast`, no types), so
 the method-name rules flag a call of that name on anything; a deliberate,
 guarded use is allowed by a comment on the finding's line:
 

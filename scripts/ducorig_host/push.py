@@ -15,7 +15,7 @@ go through `ducorig deploy` over USB; asking push for a library module says so.
     ducorig push rig.local /main.py
     ducorig push rig.local -c my-config.json --dry-run   # what would be sent
 
-Limits of WebREPL (shared/micropython-esp8266.md 4.3, 4.4):
+Limits of WebREPL (MicroPython's extmod/modwebrepl.c and its ESP8266 REPL tutorial):
 - it has to be set up over USB once (`import webrepl_setup`), after the first
   `ducorig deploy`. It cannot delete files or reset the board: reboot it
   afterwards (console key `R`) to load the new files;

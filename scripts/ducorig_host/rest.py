@@ -1,7 +1,8 @@
-"""A careful client for the Duino-Coin REST API (protocol.md section 5).
+"""A careful client for the Duino-Coin REST API (duino-coin/duco-rest-api app.py).
 
 The public API bans an IP for an hour after ten error observations (every
-404, 429, 403 and every JSON error reply counts, section 5.7), so this client:
+404, 429, 403 and every JSON error reply counts, in app.py's flask-ipban
+setup), so this client:
 * paces requests: the same path no more often than every `interval_s`, and
   never under MIN_PUBLIC_INTERVAL_S against a public host;
 * retries network failures and 5xx with exponential back-off, 429 after its
@@ -83,7 +84,7 @@ def is_public(base_url: str) -> bool:
 
 
 def unwrap(body: Any) -> Any:
-    """The {success, result|message} envelope of section 5.1 -> its result."""
+    """The {success, result|message} envelope (app.py's _success, _error) -> its result."""
     if not isinstance(body, dict) or "success" not in body:
         raise ApiBadReply(f"not an API envelope: {str(body)[:80]!r}")
     if body["success"] is not True:
@@ -159,7 +160,7 @@ class RestClient:
             raise ApiBadReply(str(exc)) from None
 
     def mining_key(self, username: str, key: str | None) -> KeyCheck:
-        """/mining_key answers a bare {success, has_key} (section 3.9); the
+        """/mining_key answers a bare {success, has_key} (app.py); the
         official miners send "None" for no key."""
         query = urlencode({"u": username, "k": key if key else "None"})
         body = self.get_json(f"/mining_key?{query}")

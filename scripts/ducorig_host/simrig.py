@@ -52,8 +52,9 @@ def slave_class(kind: str) -> type[WireSlave]:
     return {"ducorig": DucorigSlave, "yaum": YaumSlave}[kind]
 # About what an ESP8266 leaves free with WiFi up (unix objects being ~2x
 # larger). The controller's bytecode is not in it: a deploy ships it as a
-# ROMFS image, which the chip maps from flash (shared/micropython-esp8266.md
-# 1.4), and the sim gives the image's size to the heap on top (rom_heapsize).
+# ROMFS image, which the chip maps from flash (MicroPython's
+# ports/esp8266/boards/esp8266_2MiB_ROMFS.ld), and the sim gives the image's
+# size to the heap on top (rom_heapsize).
 ESP8266_HEAPSIZE = "60k"
 HEAPSIZE = os.environ.get("DUCORIG_SIM_HEAP", "192k")  # what 20 slaves need today, with room for fragmentation
 

@@ -1,8 +1,7 @@
 """A WebREPL client (standard library only) that logs in and writes files.
 
 The protocol, as MicroPython's extmod/modwebrepl.c serves it and
-micropython/webrepl's webrepl_cli.py speaks it (shared/micropython-esp8266.md
-4.4):
+micropython/webrepl's webrepl_cli.py speaks it:
 
 - a websocket upgrade on TCP 8266; the device checks only the Connection,
   Upgrade and Sec-WebSocket-Key headers (case-sensitive names);

@@ -6,7 +6,7 @@ from binascii import hexlify
 
 from ducorig import duco
 
-# shared/protocol.md 2.5: the official AVR miner's start-up self-test.
+# The official AVR miner's start-up self-test (revoxhere/duino-coin AVR_Miner.py).
 SELFTEST = ("ba29a15896fd2d792d5c4b60668bf2b9feebc51d",
             "d0beba883d7e8cd119ea2b0e09b78f60f29e0968", 10, 50)
 

@@ -23,7 +23,7 @@ from ducorig_host.tmuxterm import TmuxTerminal
 ROOT = Path(__file__).resolve().parents[2]
 DUCORIG = str(Path(sys.executable).with_name("ducorig"))
 SAFETY_S = 60  # a net for a hung run, not a measure
-LONGEST_BAD = "Too high starting difficulty"  # the pool's longest BAD reason (shared/protocol.md)
+LONGEST_BAD = "Too high starting difficulty"  # the pool's longest BAD reason (revoxhere/duino-coin-pools)
 STATES = ["hash", "submit", "paused", "internal error", "pool error", "identify"]
 
 

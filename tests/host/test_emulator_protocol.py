@@ -1,4 +1,5 @@
-"""Byte-exact transcripts of the pool's TCP protocol (protocol.md section 2)."""
+"""Byte-exact transcripts of the pool's TCP protocol (revoxhere/duino-coin-pools
+src/connectionHandler.js, src/mining.js)."""
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,4 @@
-"""The REST API (protocol.md sections 4-5) and the /_emulator/ control endpoints."""
+"""The REST API (duino-coin/duco-rest-api app.py) and the /_emulator/ control endpoints."""
 from __future__ import annotations
 
 import asyncio

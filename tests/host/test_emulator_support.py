@@ -1,5 +1,6 @@
 """Shared helpers for the emulator tests: a raw-socket miner built only from
-protocol.md (no ducorig client code), and an emulator fixture."""
+the public pool and miner code (revoxhere/duino-coin-pools, revoxhere/duino-coin
+AVR_Miner.py; no ducorig client code), and an emulator fixture."""
 from __future__ import annotations
 
 import asyncio
@@ -63,7 +64,7 @@ class Job:
 
 def result_line(nonce: int | str, hashrate: str = HASHRATE, software: str = SOFTWARE,
                 rig: str = "None", ducoid: str | None = DUCOID, wd: str | None = None, end: str = "") -> str:
-    """Default: the AVR_Miner 4.3 shape (protocol.md 2.6), 5 fields, no newline.
+    """Default: the AVR_Miner 4.3 shape (revoxhere/duino-coin AVR_Miner.py), 5 fields, no newline.
     ducoid=None leaves field 4 out; wd adds field 5 (ESP style, with end="\n")."""
     fields = [str(nonce), hashrate, software, rig]
     fields += [ducoid] if ducoid is not None else []

@@ -13,7 +13,7 @@
  *     act when they arrive. Default: lockstep, simulated time advances only
  *     inside commands (deterministic, as fast as the host allows).
  *
- * The I2C bus is modelled at register level (shared/avr-sim.md section 6.2):
+ * The I2C bus is modelled at register level (simavr's avr_twi_t, avr_twi.h):
  * the harness takes over the TWI registers of Debian's libsimavr 1.6 (whose
  * own slave emulation is broken) and plays the master side of the
  * ATmega328P datasheet's slave receiver/transmitter tables, with SCL

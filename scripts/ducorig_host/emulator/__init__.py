@@ -1,6 +1,6 @@
 """`ducorig pool`: a local emulator of a Duino-Coin pool node and of the REST
 API of its master, faithful to revoxhere/duino-coin-pools (src/mining.js,
-src/connectionHandler.js) as described in shared/protocol.md sections 2-5.
+src/connectionHandler.js) and duino-coin/duco-rest-api (app.py).
 
 Deliberate differences from the public pool code:
 * 127.0.0.1 counts for the per-IP worker limit like any address, and the
@@ -9,7 +9,8 @@ Deliberate differences from the public pool code:
   shares 127.0.0.1).
 * The master's share of the work is done in-process: a stats refresh credits
   the reward to the user's balance at once, unless the account has a mining
-  key and the connection's differs (section 3.9); such a miner is not listed.
+  key and the connection's differs (revoxhere/duino-coin, useful-tools
+  branch, Master_Server/Server.py); such a miner is not listed.
   A non-finite reward (NaN from a missing hashrate) is not credited.
 * Users that mine without being registered get an account on their first JOB.
 * BLOCK happens with probability 1/block_chance (0 = never), so

@@ -1,7 +1,8 @@
 """Accounts, worker counters and published miner statistics.
 
 This plays both the pool's bookkeeping (worker counts, minersStats) and the
-master's (balances, the mining-key check of protocol.md section 3.9).
+master's (balances, the mining-key check of the last public master code:
+revoxhere/duino-coin, useful-tools branch, Master_Server/Server.py).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ALGORITHM = "DUCO-S1"
-# Miner fields of the REST API (protocol.md section 5.3).
+# Miner fields of the REST API (duino-coin/duco-rest-api app.py, row_to_miner).
 API_MINER_FIELDS = ("threadid", "username", "hashrate", "sharetime", "accepted", "rejected", "diff",
                     "software", "identifier", "algorithm", "pool", "wd", "ki")
 # Emulator-only fields the REST miner lists add, so a dashboard or test can
@@ -37,7 +38,7 @@ class Account:
         return not self.key or pw == encode_key(self.key)
 
     def balance_object(self) -> dict[str, Any]:
-        """The REST balance object (section 5.3)."""
+        """The REST balance object (duco-rest-api app.py, get_user_data)."""
         return {
             "username": self.username,
             "balance": round(self.balance, 20),
@@ -116,7 +117,8 @@ class Books:
     # -- published statistics and rewards -------------------------------------
     def publish(self, stats: MinerStats, reward: float) -> None:
         """A stats refresh: the pool books `reward` and uploads the stats; the
-        master credits it unless the connection's key is wrong (section 3.9)."""
+        master credits it unless the connection's key is wrong (Server.py,
+        check_miner_key)."""
         self.stats[stats.threadid] = stats
         account = self.ensure_account(stats.username)
         if account.accepts(stats.pw) and math.isfinite(reward):

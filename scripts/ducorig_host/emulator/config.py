@@ -1,5 +1,6 @@
-"""Every knob of the emulator in one dataclass (defaults: protocol.md / the
-pool repo's config.json; all of them are server-supplied on the live network)."""
+"""Every knob of the emulator in one dataclass (defaults: the public pool
+code, revoxhere/duino-coin-pools config/config.json and src/mining.js; all of
+them are server-supplied on the live network)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,4 +31,4 @@ class EmulatorConfig:
     accounts: dict[str, str | None] = field(default_factory=dict)  # user -> mining key (None: no key)
     banned_users: frozenset[str] = frozenset()
     seed: int | None = None            # RNG seed: nonces, threadids, jitter, blocks
-    initial_hash: str = "ba29a15896fd2d792d5c4b60668bf2b9feebc51d"  # first lastHash (§2.5 vector)
+    initial_hash: str = "ba29a15896fd2d792d5c4b60668bf2b9feebc51d"  # first lastHash (AVR_Miner.py self-test)

@@ -1,6 +1,6 @@
-"""The master's REST API as far as monitoring tools use it (protocol.md
-sections 4 and 5), served from the emulator's books, plus the emulator's own
-control endpoints under /_emulator/ (loopback clients only)."""
+"""The master's REST API as far as monitoring tools use it
+(duino-coin/duco-rest-api app.py), served from the emulator's books, plus the
+emulator's own control endpoints under /_emulator/ (loopback clients only)."""
 from __future__ import annotations
 
 import ipaddress
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .server import PoolEmulator
 
 SERVER_NAME = "duino-master-1"
-# Invented exchange prices in the shape of /v2/users (section 5.4).
+# Invented exchange prices in the shape of /v2/users (duco-rest-api app.py).
 PRICES = {"bch": 3.0e-05, "furim": 0.0, "max": 0.00025, "nano": 1.0e-05, "nodes": 0.0,
           "pancake": 5.2e-05, "sunswap": 1.0e-05, "sushi": 5.9e-05, "trx": 8.0e-05, "xmg": 0.00025}
 NO_USER = "This user doesn't exist"
@@ -65,7 +65,7 @@ class RestApi:
         return success(result)
 
     def _get_pool(self, request: Request) -> dict[str, Any]:
-        # No envelope: getPool answers with top-level fields (section 4).
+        # No envelope: getPool answers with top-level fields (app.py, getpool).
         return {"name": self.emulator.config.pool_name, "ip": request.local,
                 "port": self.emulator.pool_port, "server": SERVER_NAME,
                 "client": request.peer, "success": True}

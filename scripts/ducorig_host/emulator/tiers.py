@@ -1,4 +1,5 @@
-"""Difficulty tiers and the Kolka V1 reward (protocol.md sections 3.1-3.5).
+"""Difficulty tiers and the Kolka V1 reward (revoxhere/duino-coin-pools
+src/kolka.js, src/mining.js, config/poolRewards.json).
 
 The live pool downloads its tier table at run time, so everything here is a
 configurable default, never a fact about today's servers.

@@ -1,5 +1,5 @@
 """The AVR Wire slave layer under both firmware models (ATmega328P TWI with the
-Arduino Wire library, shared/avr-sim.md section 6.4), plus the model-level
+Arduino Wire library, arduino/ArduinoCore-avr's utility/twi.c), plus the model-level
 faults that act on the wire.
 
 Times are the bus's clock readings in seconds. The bus calls `advance(now)` on

@@ -52,7 +52,7 @@ class Timing:
 
 class YaumSlave(WireSlave):
     protocol = "yaum"
-    default_hashrate = 196.0  # cryptosuite SHA1 with String concatenation (slaves.md 2.1)
+    default_hashrate = 196.0  # cryptosuite SHA1 with String concatenation (hauchel/yaum duino/duino.ino)
     deaf_by_default = True  # stock Wire, nothing re-arms it
 
     def factory_reset(self, now: float) -> None:
