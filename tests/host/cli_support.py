@@ -3,6 +3,7 @@ with no terminal (its own session, stdin from /dev/null), so a prompt or a
 traceback shows as it would in a script."""
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,14 @@ from pathlib import Path
 from ducorig_host.configcheck import EXAMPLE
 
 DUCORIG = [sys.executable, "-m", "ducorig_host.cli"]
+
+
+def ctrl_c_reaches_it() -> None:
+    """Popen's preexec_fn for a child a test stops with Ctrl-C (SIGINT), as
+    in a terminal. A shell ignores SIGINT in the jobs it starts with & from
+    a script (a CI run), and every child inherits that: the child would
+    never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 FILLED_IN = {"my-network": "home-net", "my-wifi-password": "wifi-secret", "my-duco-user": "alice",
              "my-mining-key": "s3cret"}
 

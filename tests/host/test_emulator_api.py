@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import ctrl_c_reaches_it
 from test_emulator_support import DUCOID, USER, Job, http, make_config
 
 from ducorig_host.emulator import EmulatorThread
@@ -73,9 +74,7 @@ def test_cli_serves_until_ctrl_c() -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from ducorig_host.emulator.cli import main; sys.exit(main())",
          "--user", f"{USER}:key", "--seed", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-        # as in a terminal: a job started with & from a script inherits SIGINT ignored
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, preexec_fn=ctrl_c_reaches_it)
     try:
         assert process.stdout is not None
         pool = re.fullmatch(r"pool  127\.0\.0\.1:(\d+)\n", process.stdout.readline())
