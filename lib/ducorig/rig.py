@@ -180,6 +180,9 @@ class Rig:
                 tasks.append(self._discovering)
             for t in tasks:
                 t.cancel()
+            # Closed only once every task has ended: an exchange that finds its
+            # deadline cleared takes the cancel for the sweep's (a timeout).
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.close()
 
     async def _housekeeping(self):

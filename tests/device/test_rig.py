@@ -129,6 +129,23 @@ async def test_a_stalled_pool_is_bounded_by_the_rigs_sweep():
     assert s.accepted == 0 and s.lost == {}
 
 
+async def test_a_stop_while_the_pool_answers_counts_no_timeout():
+    # Stopped while every worker waits for the pool's answer (the emulator
+    # holds this user's jobs back for 5 s, the timeout is 10 s): no exchange
+    # ran out, and none may be counted as a timeout (rig.close cleared the
+    # deadlines before the cancelled exchanges looked at them; a full CI run
+    # saw a "pool: timeout" this way, stop 20)
+    r = make_rig("fault-stall", slaves=(8, 9))
+    task = asyncio.create_task(r.run())
+    try:
+        await until(lambda: all(w.client.writer is not None and w.client.deadline is not None
+                                for w in r.workers), "waiting for a job")
+    finally:
+        r.stop()
+        await task
+    assert [(s.errors, s.lost) for s in r.stats.slaves] == [({}, {}), ({}, {})], r.out.lines
+
+
 async def test_pool_bads_are_counted_by_reason_and_mining_goes_on():
     slaves = await run_until(make_rig("fault-bad", slaves=(8, 9)),
                              lambda ss: all(sum(s.rejected.values()) >= 3 for s in ss))
