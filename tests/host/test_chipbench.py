@@ -32,7 +32,9 @@ KEYS = {"slaves", "kind", "ready_line", "rtt_ms", "heap", "shares", "instruction
 # Far more (3000) slows every transfer under callgrind enough to change how
 # the controller runs (fewer shares and polls): that moves the count too.
 BURN = 300
-TOLERANCE = 0.05
+# The count a share moves with the polls, which follow the host's timing: 5.2 % apart
+# on a loaded machine (stop 20). The burn, counted, would add over 100 %.
+TOLERANCE = 0.15
 
 
 def require_valgrind() -> None:
@@ -178,7 +180,7 @@ def test_the_instrument_gives_plausible_figures_per_share(ready_rig: dict[str, A
 def test_the_simulated_bus_is_not_in_the_count(ready_rig: dict[str, Any],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Each request of the sim costs BURN loop passes more: the count per
-    share moves by less than TOLERANCE (the run-to-run spread is ~1.5 %),
+    share moves by less than TOLERANCE (the run-to-run spread is ~1.5 %, more when loaded),
     where the burn alone would add more than a share's instructions."""
     monkeypatch.setenv("DUCORIG_SIMI2C_BURN", str(BURN))
     burnt = chipbench.count(Config(SLAVES, "ducorig", True), chipbench.HEAP, WINDOW_S)
